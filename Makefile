@@ -1,0 +1,44 @@
+# traingen: `make demo` installs and runs the main job; `make test` installs and runs all tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+export OMP_WAIT_POLICY ?= PASSIVE
+export PIP_DISABLE_PIP_VERSION_CHECK = 1
+
+.PHONY: demo test test-slow bench lint install install-dev clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+
+# Reinstall only when the dependency files change.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) install -q -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/traingen quickstart --out quickstart-out
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check src tests bench
+
+test: $(VENV)/.installed-dev lint
+	$(PY) -m pytest -n 2 -q
+
+test-slow: $(VENV)/.installed-dev
+	$(PY) -m pytest -q -m slow
+
+bench: $(VENV)/.installed-dev
+	OMP_NUM_THREADS=1 $(PY) bench/augment.py
+
+clean:
+	rm -rf $(VENV) quickstart-out .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The ``traingen`` command: one module per verb; each parses and calls, nothing more."""

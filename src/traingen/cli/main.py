@@ -1,0 +1,52 @@
+"""Entry point of the ``traingen`` command: wires the verb modules, prints errors as one line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .. import __version__
+from ..core.errors import TraingenError
+from . import augment, datasets, list_cmd, quickstart
+
+app = typer.Typer(
+    name="traingen",
+    help="Generate training data for deep learning, and measure whether it helps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"traingen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """traingen: augment, synthesize, translate, restyle and render training data."""
+
+
+app.command("list")(list_cmd.list_cmd)
+app.add_typer(datasets.app, name="datasets")
+app.command("augment")(augment.augment_cmd)
+app.command("quickstart")(quickstart.quickstart_cmd)
+
+
+def main() -> None:
+    try:
+        app()
+    except TraingenError as e:
+        typer.secho(f"error: {e}", err=True, fg="red")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

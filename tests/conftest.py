@@ -6,6 +6,11 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# A fresh cache per test process, so tests exercise the loaders and never see a stale user cache.
+if "TRAINGEN_TEST_KEEP_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["TRAINGEN_CACHE"] = tempfile.mkdtemp(prefix="traingen-cache-")
 
 import pytest  # noqa: E402
 

@@ -1,0 +1,101 @@
+"""The user cache directory and atomic file writes.
+
+Embedded datasets are converted to uint8 once and kept as ``.npz`` in ``$TRAINGEN_CACHE`` (or
+``~/.cache/traingen``). Every file traingen writes goes through :func:`atomic_write_bytes` or
+:func:`atomic_path`: the content lands under a temporary name in the same folder and is renamed into
+place with ``os.replace``, so parallel processes (test workers, shard workers) never see half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import OutputError
+
+#: Suffix of every temporary name; folders are cleaned of these at the next run.
+TMP_SUFFIX = ".tmp"
+
+
+def cache_dir() -> Path:
+    """``$TRAINGEN_CACHE`` if set, else ``~/.cache/traingen`` (created on demand by writers)."""
+    env = os.environ.get("TRAINGEN_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "traingen"
+
+
+def tmp_name(path: Path) -> Path:
+    """A temporary sibling of ``path`` unique to this process (``.<name>.<pid>.<rand>.tmp``)."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it replaces ``path``, on error it is removed."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tmp_name(path)
+    except OSError as e:
+        raise OutputError(f"cannot write: {e.strerror or e}", where=str(path)) from e
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def canonical_json(obj: Any, *, indent: int | None = 2) -> str:
+    """JSON with sorted keys and a fixed layout: the same object always gives the same bytes."""
+    return json.dumps(jsonable(obj), indent=indent, sort_keys=True, ensure_ascii=False, allow_nan=False) + (
+        "\n" if indent is not None else ""
+    )
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_bytes(path, canonical_json(obj).encode())
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain JSON types from numpy scalars/arrays, tuples, Paths and nested containers."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def save_npz_atomic(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """``np.savez`` (uncompressed, no pickles) to a temporary name, then rename into place."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray] | None:
+    """The arrays of a cached ``.npz``, or None when it is missing or unreadable (then rebuild it)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, KeyError):
+        return None

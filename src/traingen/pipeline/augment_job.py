@@ -1,0 +1,185 @@
+"""The augment job: source samples -> an augmentation pipeline -> a sharded dataset on disk.
+
+Sample ``index`` of the output is copy ``index % copies`` of source item ``index // copies``; its
+randomness is ``derive_seed(seed, "augment", index)``, so the bytes depend on the seed alone, never on
+the worker count or on which shards a previous run finished.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..core.seeding import derive_seed
+from .executor import run_local
+
+STEP = "augment"
+
+
+def spread_index(item: int, items: int, source_len: int) -> int:
+    """Source index of ``item`` when ``items`` of ``source_len`` are used: evenly spread, so a limit on
+    a class-sorted source (mnist5k is) still covers every class."""
+    return item * source_len // items
+
+
+def spread_indices(items: int, source_len: int) -> list[int]:
+    return [spread_index(i, items, source_len) for i in range(items)]
+
+
+@dataclass
+class AugmentJob:
+    """A picklable shard task (see :func:`traingen.pipeline.executor.run_local`)."""
+
+    source: str
+    pipeline: dict[str, Any]
+    out: str
+    fmt: str
+    copies: int
+    seed: int
+    shard_size: int
+    total: int
+    classes: list[str]
+    source_len: int
+    items: int
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
+    def _get(self, what: str) -> Any:
+        if what not in self._cache:
+            from .. import augment, data
+
+            if what == "source":
+                self._cache[what] = data.open_source(self.source)
+            elif what == "pipe":
+                self._cache[what] = augment.from_dict(self.pipeline)
+            elif what == "writer":
+                self._cache[what] = data.open_writer(
+                    self.fmt, self.out, classes=self.classes, config=self.config(), seed=self.seed
+                )
+        return self._cache[what]
+
+    def config(self) -> dict[str, Any]:
+        """Everything that decides the bytes (goes into the manifest)."""
+        return {
+            "step": STEP,
+            "source": self.source,
+            "pipeline": self.pipeline,
+            "copies": self.copies,
+            "shard_size": self.shard_size,
+            "total": self.total,
+            "items": self.items,
+            "format": self.fmt,
+        }
+
+    def sample(self, index: int):
+        """Output sample ``index`` (pure function of the job and the index)."""
+        item, copy = divmod(index, self.copies)
+        src_index = spread_index(item, self.items, self.source_len)
+        original = self._get("source")[src_index]
+        sample_seed = derive_seed(self.seed, STEP, index)
+        out = self._get("pipe")(original, seed=sample_seed)
+        meta = dict(out.meta)
+        meta.update(
+            key=f"{index:08d}",
+            index=index,
+            source=self.source,
+            source_key=original.meta.get("key", str(src_index)),
+            copy=copy,
+            seed=sample_seed,
+            technique=STEP,
+        )
+        out.meta = meta
+        return out
+
+    def __call__(self, shard_id: int) -> dict[str, Any]:
+        start = shard_id * self.shard_size
+        stop = min(self.total, start + self.shard_size)
+        samples = [self.sample(i) for i in range(start, stop)]
+        rec = self._get("writer").write_shard(shard_id, samples, start=start)
+        return rec if isinstance(rec, dict) else {"count": len(samples)}
+
+
+@dataclass
+class AugmentResult:
+    out: Path
+    manifest: Path
+    total: int
+    shards: int
+    skipped: int
+    seconds: float
+    format: str
+
+
+def run_augment(
+    source: str,
+    pipeline: dict[str, Any],
+    out: str | Path,
+    *,
+    copies: int = 1,
+    seed: int = 0,
+    fmt: str = "imagefolder",
+    workers: int = 1,
+    shard_size: int = 256,
+    limit: int | None = None,
+    overwrite: bool = False,
+    progress=None,
+) -> AugmentResult:
+    """Augment every item of ``source`` ``copies`` times and write the dataset to ``out``.
+
+    Args:
+        source: ``builtin:NAME[@split]``, a folder, a COCO json or a WebDataset pattern.
+        pipeline: a pipeline dict as read from YAML (``version`` and ``pipeline`` keys).
+        out: output folder.
+        copies: augmented copies per source item.
+        seed: run seed.
+        fmt: ``imagefolder``, ``coco`` or ``webdataset``.
+        workers: processes; the output bytes do not depend on it.
+        shard_size: samples per shard (part of the config: it decides the WebDataset files).
+        limit: use only ``limit`` source items, evenly spread over the source (every k-th).
+        overwrite: replace an ``out`` that holds a different job.
+        progress: called with the number of samples finished after each shard.
+
+    Returns:
+        AugmentResult with the paths and counts.
+    """
+    from .. import augment, data
+    from ..data.shards import plan_shards
+
+    t0 = time.perf_counter()
+    augment.from_dict(pipeline)  # validate before any work starts
+    src = data.open_source(source)
+    n_src = len(src) if limit is None else min(limit, len(src))
+    if copies < 1:
+        from ..core.errors import ConfigError
+
+        raise ConfigError(f"copies must be >= 1, got {copies}", field="copies")
+    total = n_src * copies
+    job = AugmentJob(
+        source=source, pipeline=pipeline, out=str(out), fmt=fmt, copies=copies, seed=seed,
+        shard_size=shard_size, total=total, classes=list(src.classes), source_len=len(src), items=n_src,
+    )
+    job._cache["source"] = src
+    writer = data.open_writer(fmt, out, classes=list(src.classes), config=job.config(), seed=seed,
+                              overwrite=overwrite)
+    job._cache["writer"] = writer
+    shards = plan_shards(total, shard_size)
+
+    def on_shard(_sid: int, rec: dict[str, Any]) -> None:
+        if progress is not None:
+            progress(int(rec.get("count", 0)))
+
+    result = run_local(job, [s.id for s in shards], workers=workers, is_done=writer.is_done, on_shard=on_shard)
+    seconds = time.perf_counter() - t0
+    manifest = writer.finalize(
+        {"traingen": __version__, "workers": workers, "seconds": round(seconds, 3),
+         "shards_run": len(result.records), "shards_skipped": len(result.skipped)},
+        shards=shards,
+    )
+    return AugmentResult(Path(out), Path(manifest), total, len(shards), len(result.skipped), seconds, fmt)

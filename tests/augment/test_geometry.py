@@ -243,3 +243,22 @@ def test_mask_dtypes_survive_nearest_warp(dtype):
     out = Compose([Rotate(25)], mask_fill=0)(image=np.zeros((25, 30), np.float32), mask=mask, seed=4)["mask"]
     assert out.dtype == mask.dtype and out.shape == mask.shape
     assert set(np.unique(out)) <= set(np.unique(mask))
+
+
+@pytest.mark.parametrize("ts,out_hw", [([Resize(31, 70)], (31, 70)), ([Resize(90, 20)], (90, 20)),
+                                       ([CenterCrop(30, 40), Resize(45, 60)], (45, 60))])
+def test_resize_path_matches_warp_affine_of_the_scaling(ts, out_hw):
+    """The cv2.resize fast path equals warpAffine of the scaling built here by hand from pixel
+    centres: x_out + 0.5 = s (x_in + 0.5) in OpenCV's integer-centre coordinates."""
+    img = _photo(48, 56)
+    out = Compose(ts)(image=img)["image"]
+    oh, ow = out_hw
+    x0, y0, cw, ch = (8, 9, 40, 30) if len(ts) == 2 else (0, 0, 56, 48)
+    sx, sy = ow / cw, oh / ch
+    ref_m = np.array([[sx, 0, sx * (0.5 - x0) - 0.5], [0, sy, sy * (0.5 - y0) - 0.5]])
+    ref = cv2.warpAffine(img, ref_m, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    diff = np.abs(out.astype(int) - ref.astype(int))
+    # Both quantise: warpAffine the coordinates to 1/32 px, resize the weights to 1/2048.
+    assert diff[1:-1, 1:-1].max() <= 1 and diff[1:-1, 1:-1].mean() < 0.2
+    if len(ts) == 1:
+        assert diff.max() <= 1  # edges replicate in both; a window's edge samples the window only

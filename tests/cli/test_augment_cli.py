@@ -84,3 +84,24 @@ def test_unknown_source_is_clear_error(tmp_path, pipe_file):
     assert res.exit_code != 0
     assert "nope" in str(res.exception) + res.output
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_corrupt_image_mid_run_is_named_and_leaves_nothing(tmp_path, pipe_file, workers):
+    import cv2
+    import numpy as np
+
+    src = tmp_path / "src"
+    for cls in ("a", "b"):
+        (src / cls).mkdir(parents=True)
+        for i in range(12):
+            img = np.full((16, 16, 3), 40 * i % 256, np.uint8)
+            cv2.imwrite(str(src / cls / f"{i:02d}.png"), img)
+    bad = src / "b" / "07.png"
+    bad.write_bytes(bad.read_bytes()[:30])  # truncated PNG
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["augment", str(src), str(out), "--pipeline", str(pipe_file), "--shard-size", "4",
+                              "--workers", workers, "--format", "webdataset"])
+    assert res.exit_code != 0
+    assert "07.png" in str(res.exception)
+    assert not out.exists()

@@ -48,3 +48,12 @@ def test_check_mask_and_keypoints():
     with pytest.raises(TargetError, match="NaN"):
         check_keypoints([[np.inf, 1]])
     assert check_keypoints([[1, 2, 3]]).shape == (1, 2)
+
+
+def test_errors_pickle_with_fields():
+    import pickle
+
+    e = TargetError("bad box", where="a.json", field="boxes")
+    e2 = pickle.loads(pickle.dumps(e))
+    assert type(e2) is TargetError and e2.where == "a.json" and e2.field == "boxes"
+    assert str(e2) == str(e)

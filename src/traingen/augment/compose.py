@@ -24,8 +24,7 @@ import numpy as np
 from ..core.config import check_version, dump_yaml, load_yaml
 from ..core.config import from_dict as config_from_dict
 from ..core.errors import ConfigError, OutputError, RegistryError, TargetError
-from ..core.sample import TARGET_KEYS, Sample
-from ..core.sample import check_image
+from ..core.sample import TARGET_KEYS, Sample, check_image
 from ..core.seeding import MASK64, Rng, splitmix64
 from .base import TRANSFORMS, GeometricTransform, PixelTransform, Transform, check_probability, check_targets
 from .geometry import INTERPOLATIONS, relabel_instances, warp_boxes, warp_image, warp_keypoints, warp_mask

@@ -22,6 +22,14 @@ class TraingenError(Exception):
         prefix = ": ".join(parts)
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
+    def __reduce__(self):
+        # Keep where/field when an error crosses a process boundary (worker -> main).
+        return (_rebuild, (type(self), self.message, self.where, self.field))
+
+
+def _rebuild(cls: type, message: str, where: str | None, field: str | None) -> TraingenError:
+    return cls(message, where=where, field=field)
+
 
 class ConfigError(TraingenError, ValueError):
     """A config, recipe or pipeline YAML is wrong: unknown key, wrong type, bad value."""

@@ -7,12 +7,14 @@ the worker count or on which shards a previous run finished.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..core.errors import TraingenError
 from ..core.seeding import derive_seed
 from .executor import run_local
 
@@ -166,6 +168,8 @@ def run_augment(
         shard_size=shard_size, total=total, classes=list(src.classes), source_len=len(src), items=n_src,
     )
     job._cache["source"] = src
+    out_path = Path(out)
+    fresh = not out_path.exists() or not any(out_path.iterdir())
     writer = data.open_writer(fmt, out, classes=list(src.classes), config=job.config(), seed=seed,
                               overwrite=overwrite)
     job._cache["writer"] = writer
@@ -175,11 +179,19 @@ def run_augment(
         if progress is not None:
             progress(int(rec.get("count", 0)))
 
-    result = run_local(job, [s.id for s in shards], workers=workers, is_done=writer.is_done, on_shard=on_shard)
-    seconds = time.perf_counter() - t0
-    manifest = writer.finalize(
-        {"traingen": __version__, "workers": workers, "seconds": round(seconds, 3),
-         "shards_run": len(result.records), "shards_skipped": len(result.skipped)},
-        shards=shards,
-    )
+    try:
+        result = run_local(job, [s.id for s in shards], workers=workers, is_done=writer.is_done,
+                           on_shard=on_shard)
+        seconds = time.perf_counter() - t0
+        manifest = writer.finalize(
+            {"traingen": __version__, "workers": workers, "seconds": round(seconds, 3),
+             "shards_run": len(result.records), "shards_skipped": len(result.skipped)},
+            shards=shards,
+        )
+    except TraingenError:
+        # Bad input fails the same way on a rerun, so finished shards are no use: leave nothing behind
+        # in an OUT this run created. (A killed run keeps its finished shards and resumes.)
+        if fresh:
+            shutil.rmtree(out_path, ignore_errors=True)
+        raise
     return AugmentResult(Path(out), Path(manifest), total, len(shards), len(result.skipped), seconds, fmt)

@@ -36,9 +36,37 @@ def crop_origin(size: int, canvas: int, pad_if_needed: bool, rng: Rng | None, na
     return rng.integers(0, canvas - size + 1)
 
 
+@dataclass
+class _WindowCrop(GeometricTransform):
+    """A ``height x width`` window at an integer offset (the shared body of the two crops)."""
+
+    height: int = 224
+    width: int = 224
+    pad_if_needed: bool = False
+    p: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_size(self, "height")
+        check_size(self, "width")
+        self._check_p()
+
+    def _params(self, rng: Rng, h: int, w: int, *, centred: bool) -> dict[str, Any]:
+        if not rng.bernoulli(self.p):
+            return {"applied": False}
+        name = type(self).__name__
+        x0 = crop_origin(self.width, w, self.pad_if_needed, None if centred else rng, name, "width")
+        y0 = crop_origin(self.height, h, self.pad_if_needed, None if centred else rng, name, "height")
+        return {"applied": True, "x0": x0, "y0": y0}
+
+    def matrix(self, params: dict[str, Any], h: int, w: int) -> tuple[np.ndarray | None, tuple[int, int]]:
+        if not params["applied"]:
+            return None, (h, w)
+        return translation(-params["x0"], -params["y0"]), (self.height, self.width)
+
+
 @TRANSFORMS.register("random-crop")
 @dataclass
-class RandomCrop(GeometricTransform):
+class RandomCrop(_WindowCrop):
     """Crop a ``height x width`` window at a uniformly random integer position.
 
     Args:
@@ -60,32 +88,13 @@ class RandomCrop(GeometricTransform):
         Krizhevsky et al., NeurIPS 2012.
     """
 
-    height: int = 224
-    width: int = 224
-    pad_if_needed: bool = False
-    p: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_size(self, "height")
-        check_size(self, "width")
-        self._check_p()
-
     def make_params(self, rng: Rng, h: int, w: int) -> dict[str, Any]:
-        if not rng.bernoulli(self.p):
-            return {"applied": False}
-        x0 = crop_origin(self.width, w, self.pad_if_needed, rng, "RandomCrop", "width")
-        y0 = crop_origin(self.height, h, self.pad_if_needed, rng, "RandomCrop", "height")
-        return {"applied": True, "x0": x0, "y0": y0}
-
-    def matrix(self, params: dict[str, Any], h: int, w: int) -> tuple[np.ndarray | None, tuple[int, int]]:
-        if not params["applied"]:
-            return None, (h, w)
-        return translation(-params["x0"], -params["y0"]), (self.height, self.width)
+        return self._params(rng, h, w, centred=False)
 
 
 @TRANSFORMS.register("center-crop")
 @dataclass
-class CenterCrop(GeometricTransform):
+class CenterCrop(_WindowCrop):
     """Crop the central ``height x width`` window (offset ``floor((W - width) / 2)``).
 
     Args:
@@ -106,24 +115,5 @@ class CenterCrop(GeometricTransform):
         Krizhevsky et al., NeurIPS 2012 (centre crops at test time).
     """
 
-    height: int = 224
-    width: int = 224
-    pad_if_needed: bool = False
-    p: float = 1.0
-
-    def __post_init__(self) -> None:
-        check_size(self, "height")
-        check_size(self, "width")
-        self._check_p()
-
     def make_params(self, rng: Rng, h: int, w: int) -> dict[str, Any]:
-        if not rng.bernoulli(self.p):
-            return {"applied": False}
-        x0 = crop_origin(self.width, w, self.pad_if_needed, None, "CenterCrop", "width")
-        y0 = crop_origin(self.height, h, self.pad_if_needed, None, "CenterCrop", "height")
-        return {"applied": True, "x0": x0, "y0": y0}
-
-    def matrix(self, params: dict[str, Any], h: int, w: int) -> tuple[np.ndarray | None, tuple[int, int]]:
-        if not params["applied"]:
-            return None, (h, w)
-        return translation(-params["x0"], -params["y0"]), (self.height, self.width)
+        return self._params(rng, h, w, centred=True)

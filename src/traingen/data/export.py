@@ -12,14 +12,13 @@ Example:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.parallel import run_local
 from .shards import Shard, ShardWriter, open_writer, plan_shards
 from .sources import Source, open_source
 
@@ -37,24 +36,36 @@ class ExportResult:
     manifest: Path
 
 
-_WORKER_SOURCES: dict[str, Source] = {}
+@dataclass
+class _ExportTask:
+    """Write one shard of the source (a picklable task for :func:`traingen.core.parallel.run_local`).
 
+    Sent to spawned workers: a source opened from an address is reopened there by name, an open
+    :class:`Source` object (a subset, say) travels pickled.
+    """
 
-def _source_in_worker(spec: str) -> Source:
-    if spec not in _WORKER_SOURCES:
-        _WORKER_SOURCES[spec] = open_source(spec)
-    return _WORKER_SOURCES[spec]
+    writer: ShardWriter
+    source: Source | str
+    shards: list[Shard]
+    _opened: Source | None = None
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        if isinstance(self.source, str):
+            state["_opened"] = None
+        return state
 
-def _write_one(writer: ShardWriter, source: Source | str, shard: Shard) -> int:
-    src = _source_in_worker(source) if isinstance(source, str) else source
-    samples = []
-    for i in shard.indices:
-        s = src[i]
-        s.meta = {**s.meta, "source": src.name}
-        samples.append(s)
-    writer.write_shard(shard, samples)
-    return shard.id
+    def __call__(self, shard_id: int) -> dict:
+        if self._opened is None:
+            self._opened = open_source(self.source) if isinstance(self.source, str) else self.source
+        src = self._opened
+        shard = self.shards[shard_id]
+        samples = []
+        for i in shard.indices:
+            s = src[i]
+            s.meta = {**s.meta, "source": src.name}
+            samples.append(s)
+        return self.writer.write_shard(shard, samples)
 
 
 def export_source(source: str | os.PathLike | Source, out_dir: str | os.PathLike, *, fmt: str = "imagefolder",
@@ -79,23 +90,11 @@ def export_source(source: str | os.PathLike | Source, out_dir: str | os.PathLike
     config = {"source": spec, "shard_size": int(shard_size), "total": len(src)}
     writer = open_writer(fmt, out_dir, classes=src.classes, config=config, seed=0, overwrite=overwrite)
     shards = plan_shards(len(src), shard_size)
-    todo = [sh for sh in shards if not writer.is_done(sh.id)]
     started = time.time()
-    if workers <= 1 or len(todo) <= 1:
-        for sh in todo:
-            _write_one(writer, src, sh)
-            if on_shard:
-                on_shard(len(sh))
-    else:
-        # spawn, not fork: the parent may hold torch or OpenMP threads, which fork does not survive.
-        payload: Source | str = spec if not isinstance(source, Source) else src
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = {pool.submit(_write_one, writer, payload, sh): sh for sh in todo}
-            for fut in as_completed(futures):
-                fut.result()
-                if on_shard:
-                    on_shard(len(futures[fut]))
+    task = _ExportTask(writer, spec if not isinstance(source, Source) else src, shards, _opened=src)
+    result = run_local(task, [sh.id for sh in shards], workers=workers, is_done=writer.is_done,
+                       on_shard=(lambda _sid, rec: on_shard(int(rec["count"]))) if on_shard else None)
+    todo = list(result.records)
     skipped = len(shards) - len(todo)
     run_info = {"workers": workers, "seconds": round(time.time() - started, 3), "shards_written": len(todo),
                 "shards_skipped": skipped}

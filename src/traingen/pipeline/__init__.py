@@ -3,6 +3,6 @@
 This package holds no technique and no file format (DESIGN §1).
 """
 
-from .executor import ShardTask, run_local, set_single_thread
+from ..core.parallel import ShardTask, run_local, set_single_thread
 
 __all__ = ["ShardTask", "run_local", "set_single_thread"]

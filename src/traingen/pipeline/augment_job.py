@@ -15,8 +15,8 @@ from typing import Any
 
 from .. import __version__
 from ..core.errors import TraingenError
+from ..core.parallel import run_local
 from ..core.seeding import derive_seed
-from .executor import run_local
 
 STEP = "augment"
 
@@ -33,7 +33,7 @@ def spread_indices(items: int, source_len: int) -> list[int]:
 
 @dataclass
 class AugmentJob:
-    """A picklable shard task (see :func:`traingen.pipeline.executor.run_local`)."""
+    """A picklable shard task (see :func:`traingen.core.parallel.run_local`)."""
 
     source: str
     pipeline: dict[str, Any]

@@ -1,4 +1,5 @@
-"""The local executor: shards of sample indices run in worker processes.
+"""The local executor: shards of sample indices run in worker processes (used by data export and
+by every pipeline job; the Ray executor of a later issue produces the same bytes).
 
 Output never depends on the worker count: each sample's randomness comes from ``(seed, step, index)``,
 each shard is written atomically by the writer, and the manifest is assembled in index order.

@@ -154,3 +154,17 @@ def test_albumentations_repeats_epochs_where_we_do_not():
     ds = AugmentedDataset(make_source(), tiny_pipeline, seed=0)
     (o1, _), (o2, _) = run_epochs(ds, 2, shuffle=False)
     assert sum(torch.equal(a, b) for a, b in zip(o1, o2, strict=True)) == 0
+
+
+def test_source_address_and_pipeline_file(tmp_path):
+    from traingen.augment import Compose, Rotate
+    from traingen.data import AugmentedDataset, collate
+
+    path = Compose([Rotate(20)]).save(tmp_path / "p.yaml")
+    ds = AugmentedDataset("builtin:digits@test", str(path), seed=3)
+    assert len(ds) == 359
+    x, y = ds[(1, 5)]
+    assert tuple(x.shape) == (1, 8, 8) and 0 <= int(y) < 10
+    x2, _ = AugmentedDataset("builtin:digits@test", path, seed=3)[(1, 5)]
+    assert (x == x2).all()
+    assert callable(collate)

@@ -27,7 +27,7 @@ from .shards import WRITERS, Shard, ShardWriter, open_writer, plan_shards
 from .sources import READERS, BuiltinSource, Source, open_source
 from .wds import WebDatasetSource, WebDatasetWriter
 
-_LAZY = {"AugmentedDataset": ".augmented", "EpochSampler": ".augmented"}
+_LAZY = {"AugmentedDataset": ".augmented", "EpochSampler": ".augmented", "collate": ".augmented"}
 
 __all__ = [
     "DATASETS",
@@ -49,6 +49,7 @@ __all__ = [
     "WebDatasetSource",
     "WebDatasetWriter",
     "cache_dir",
+    "collate",
     "dataset_info",
     "decode_image",
     "encode_image",

@@ -29,6 +29,7 @@ References:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -114,6 +115,14 @@ class AugmentedDataset(Dataset):
 
     def __init__(self, source: Any, pipeline: Callable[..., Any] | None = None, seed: int = 0, *,
                  return_sample: bool = False):
+        if isinstance(source, (str, os.PathLike)):
+            from .sources import open_source
+
+            source = open_source(source)  # an address: builtin:NAME@split, a folder, COCO, shards
+        if isinstance(pipeline, (str, os.PathLike)):
+            from ..augment import load
+
+            pipeline = load(pipeline)  # a pipeline YAML file
         if not (hasattr(source, "__len__") and hasattr(source, "__getitem__")):
             raise ConfigError(f"expected a sequence of Samples, got {type(source).__name__}", where="AugmentedDataset",
                               field="source")

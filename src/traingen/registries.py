@@ -11,7 +11,10 @@ import importlib
 from .core.registry import REGISTRIES, Registry
 
 #: Subpackages whose import fills registries (each registers on import).
-REGISTERING_PACKAGES = ("traingen.data", "traingen.augment", "traingen.augment.batch")
+REGISTERING_PACKAGES = (
+    "traingen.data", "traingen.augment", "traingen.augment.batch", "traingen.features",
+    "traingen.gan.cdcgan", "traingen.gan.sagan", "traingen.gan.biggan",
+)
 
 
 def all_registries() -> dict[str, Registry]:

@@ -29,7 +29,7 @@ def progress_enabled(quiet: bool = False) -> bool:
 
 
 @contextmanager
-def progress(total: int, description: str, *, quiet: bool = False) -> Iterator[Any]:
+def progress(total: int | None, description: str, *, quiet: bool = False) -> Iterator[Any]:
     """A rich progress bar on stderr, or a no-op object off a terminal. Yields ``advance(n)``."""
     if not progress_enabled(quiet):
         yield lambda n=1: None

@@ -8,7 +8,7 @@ import typer
 
 from .. import __version__
 from ..core.errors import TraingenError
-from . import augment, datasets, list_cmd, quickstart
+from . import augment, datasets, eval, list_cmd, quickstart, sample, train, weights
 
 app = typer.Typer(
     name="traingen",
@@ -38,6 +38,10 @@ app.command("list")(list_cmd.list_cmd)
 app.add_typer(datasets.app, name="datasets")
 app.command("augment")(augment.augment_cmd)
 app.command("quickstart")(quickstart.quickstart_cmd)
+app.add_typer(eval.app, name="eval")
+app.add_typer(weights.app, name="weights")
+app.add_typer(train.app, name="train")
+app.command("sample")(sample.sample_cmd)
 
 
 def main() -> None:

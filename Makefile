@@ -38,7 +38,8 @@ test-slow: $(VENV)/.installed-dev
 	$(PY) -m pytest -q -m slow
 
 bench: $(VENV)/.installed-dev
-	OMP_NUM_THREADS=1 $(PY) bench/augment.py
+	OMP_NUM_THREADS=1 $(PY) bench/augment.py --batched --out bench/RESULTS.md
+	OMP_NUM_THREADS=1 $(PY) bench/metrics.py --out bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) quickstart-out .pytest_cache .ruff_cache

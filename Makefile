@@ -40,6 +40,7 @@ test-slow: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	OMP_NUM_THREADS=1 $(PY) bench/augment.py --batched --out bench/RESULTS.md
 	OMP_NUM_THREADS=1 $(PY) bench/metrics.py --out bench/RESULTS.md
+	OMP_NUM_THREADS=1 $(PY) bench/gan.py --out bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) quickstart-out .pytest_cache .ruff_cache

@@ -55,7 +55,8 @@ _LAZY = {
     "orthogonal_penalty": "biggan",
     "classify": "techniques.semi_supervised",
 }
-_SUBMODULES = ("cdcgan", "sagan", "biggan", "layers", "losses", "techniques", "trainer", "ema", "sample")
+_SUBMODULES = ("cdcgan", "sagan", "biggan", "layers", "losses", "techniques", "trainer", "ema", "sample",
+               "train_config", "semi_supervised_experiment")
 
 __all__ = [
     "GAN_MODELS",

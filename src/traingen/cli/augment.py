@@ -38,11 +38,12 @@ def augment_cmd(
     pipe_dict = load_yaml(pipe_path)
     from ..data import open_source
 
-    n_src = len(open_source(src))
-    total = (min(limit, n_src) if limit else n_src) * copies
+    source = open_source(src)
+    total = (min(limit, len(source)) if limit else len(source)) * copies
     with progress(total, "augment", quiet=quiet or as_json) as advance:
         res = run_augment(src, pipe_dict, out, copies=copies, seed=seed, fmt=fmt, workers=workers,
-                          shard_size=shard_size, limit=limit, overwrite=overwrite, progress=advance)
+                          shard_size=shard_size, limit=limit, overwrite=overwrite, progress=advance,
+                          opened=source)
     result = {
         "out": str(res.out), "manifest": str(res.manifest), "samples": res.total, "shards": res.shards,
         "shards_skipped": res.skipped, "format": res.format, "seconds": round(res.seconds, 3),

@@ -14,9 +14,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..core.lazy import lazy_attributes
 from .builtin import DATASETS, BuiltinData, DatasetInfo, dataset_info, load_builtin, stratified_split
 from .cache import cache_dir
 from .coco import CocoSource, CocoWriter
@@ -65,9 +63,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'traingen.data' has no attribute '{name}'")
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)

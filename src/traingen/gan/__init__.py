@@ -27,9 +27,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..core.lazy import lazy_attributes
 from .base import (
     GAN_MODELS,
     MODEL_MODULES,
@@ -46,14 +44,14 @@ from .base import (
 
 # name -> submodule that defines it (imported on first access; these modules import torch).
 _LAZY = {
-    "CDCGAN": "cdcgan",
-    "CDCGANConfig": "cdcgan",
-    "SAGAN": "sagan",
-    "SAGANConfig": "sagan",
-    "BigGAN": "biggan",
-    "BigGANConfig": "biggan",
-    "orthogonal_penalty": "biggan",
-    "classify": "techniques.semi_supervised",
+    "CDCGAN": ".cdcgan",
+    "CDCGANConfig": ".cdcgan",
+    "SAGAN": ".sagan",
+    "SAGANConfig": ".sagan",
+    "BigGAN": ".biggan",
+    "BigGANConfig": ".biggan",
+    "orthogonal_penalty": ".biggan",
+    "classify": ".techniques.semi_supervised",
 }
 _SUBMODULES = ("cdcgan", "sagan", "biggan", "layers", "losses", "techniques", "trainer", "ema", "sample",
                "train_config", "semi_supervised_experiment")
@@ -74,17 +72,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module '{__name__}' has no attribute '{name}'")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY, _SUBMODULES)

@@ -28,10 +28,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-from typing import Any
-
+from ..core.lazy import lazy_attributes
 from .density_coverage import density_coverage
 from .fid import GaussianStats, feature_stats, fid, fid_from_stats, frechet_distance
 from .inception_score import inception_score
@@ -45,10 +42,9 @@ _LAZY = {
     "FeatureCache": ".cache",
     "cached_features": ".cache",
     "data_hash": ".cache",
+    "CASResult": ".cas",
+    "classification_accuracy_score": ".cas",
 }
-# Classification Accuracy Score lives in cas.py (another module); exported when it is present.
-if importlib.util.find_spec(f"{__name__}.cas") is not None:
-    _LAZY.update({"CASResult": ".cas", "classification_accuracy_score": ".cas"})
 
 __all__ = [
     "DCResult",
@@ -71,13 +67,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'traingen.metrics' has no attribute '{name}'")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)

@@ -132,6 +132,7 @@ def run_augment(
     limit: int | None = None,
     overwrite: bool = False,
     progress=None,
+    opened=None,
 ) -> AugmentResult:
     """Augment every item of ``source`` ``copies`` times and write the dataset to ``out``.
 
@@ -147,6 +148,7 @@ def run_augment(
         limit: use only ``limit`` source items, evenly spread over the source (every k-th).
         overwrite: replace an ``out`` that holds a different job.
         progress: called with the number of samples finished after each shard.
+        opened: ``source`` already opened by the caller (workers reopen it from the address).
 
     Returns:
         AugmentResult with the paths and counts.
@@ -156,7 +158,7 @@ def run_augment(
 
     t0 = time.perf_counter()
     augment.from_dict(pipeline)  # validate before any work starts
-    src = data.open_source(source)
+    src = opened if opened is not None else data.open_source(source)
     n_src = len(src) if limit is None else min(limit, len(src))
     if copies < 1:
         from ..core.errors import ConfigError

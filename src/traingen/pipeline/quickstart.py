@@ -44,20 +44,18 @@ def run_quickstart(out: str | Path, *, seed: int = 0, workers: int = 1, copies: 
     pipe_path = recipe_path(RECIPE)
     pipe_dict = load_yaml(pipe_path)
     export_dir = out / "mnist5k"
-    source = data.open_source(SOURCE)
-    if limit is not None:
-        source = source.subset(spread_indices(min(limit, len(source)), len(source)))
+    src = data.open_source(SOURCE)
+    source = src if limit is None else src.subset(spread_indices(min(limit, len(src)), len(src)))
     data.export_source(source, export_dir, fmt="imagefolder", workers=workers, overwrite=overwrite)
     times["export"] = time.perf_counter() - t
 
     t = time.perf_counter()
     aug_dir = out / "augmented"
     res = run_augment(SOURCE, pipe_dict, aug_dir, copies=copies, seed=seed, workers=workers, limit=limit,
-                      overwrite=overwrite, progress=progress)
+                      overwrite=overwrite, progress=progress, opened=src)
     times["augment"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    src = data.open_source(SOURCE)
     pipe = augment.from_dict(pipe_dict)
     # One original per class (the first of each), then six seeded augmentations of it.
     firsts: dict[Any, int] = {}

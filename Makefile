@@ -7,7 +7,11 @@ PIP := $(PY) -m pip
 export OMP_WAIT_POLICY ?= PASSIVE
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: demo test test-slow bench lint install install-dev clean
+.PHONY: demo test test-slow bench lint install install-dev system-deps clean
+
+# Debian packages: EGL/Mesa for the headless renderer, Chromium for the report's browser test.
+APT_PACKAGES := libegl1 libegl-mesa0 libgl1-mesa-dri chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +26,13 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	touch $(VENV)/.installed $@
 
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
@@ -31,7 +42,7 @@ demo: $(VENV)/.installed
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check src tests bench
 
-test: $(VENV)/.installed-dev lint
+test: system-deps $(VENV)/.installed-dev lint
 	$(PY) -m pytest -n 2 -q
 
 test-slow: $(VENV)/.installed-dev

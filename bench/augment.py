@@ -246,36 +246,15 @@ def run_size(size: int, repeats: int, n: int, with_kornia: bool,
 
 
 def bench_batched(sizes: list[int], repeats: int, batch: int = 64) -> list[str]:
-    """Batched torch backend vs kornia at batch 64 (CPU), uint8 -> float included on both sides.
+    """Batched torch backend vs kornia at batch 64 (CPU), uint8 -> float included on both sides:
+    ``bench/augment_batch.py`` (interleaved rounds, the median of per-round ratios)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import augment_batch
 
-    The lead completes this section; it runs ``traingen.augment.batch.BatchAffine`` when present.
-    """
-    lines = []
-    try:
-        import torch
-
-        from traingen.augment import load
-        from traingen.augment.batch import BatchAffine
-    except ImportError as e:  # the batched backend is not there yet
-        return [f"batched backend not benchmarked: {e}"]
-    aug = BatchAffine.from_pipeline(load(CHAIN_RECIPE))
-    for size in sizes:
-        imgs = make_images(size, batch)
-        x8 = torch.stack([to_tensor(i) for i in imgs])
-        labels = torch.zeros(batch, dtype=torch.long)
-
-        def ours(b, aug=aug, labels=labels):
-            return aug(b.float().div_(255), labels, num_classes=10, generator=torch.Generator().manual_seed(0))
-
-        try:
-            r_ours = images_per_second(ours, [x8], repeats, per_call=batch)
-        except Exception as e:  # report, don't hide: the API may differ from this sketch
-            lines.append(f"{size}²: batched backend failed: {type(e).__name__}: {e}")
-            continue
-        r_k = images_per_second(kornia_chain(), [x8], repeats, per_call=batch)
-        lines.append(f"| {size}² | batch {batch} | traingen BatchAffine {r_ours:.0f} | kornia {r_k:.0f} | "
-                     f"ratio {r_ours / r_k:.2f} |")
-    return lines
+    rows = augment_batch.bench_batched(tuple(sizes), batch, repeats)
+    return [f"| {r['input']} | batch {batch} | traingen BatchAffine {r['ours_img_s']:.0f} | kornia "
+            f"{r['kornia_img_s']:.0f} | ratio {r['ratio']:.2f} (rounds {r['ratio_min']:.2f}–{r['ratio_max']:.2f}) |"
+            for r in rows]
 
 
 def markdown(rows: list[dict], notes: list[str], args: argparse.Namespace, load0: tuple, load1: tuple) -> str:

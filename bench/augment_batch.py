@@ -5,8 +5,8 @@ The chain (FACTS.md): horizontal flip -> rotate ±30° -> scale 0.8-1.2 -> trans
 float conversion is timed on both sides (DESIGN §9). Equivalent settings are checked before timing:
 same output shape and dtype, and the same noise level (std of noisy - clean on a flat image).
 
-Run: ``OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 python bench/augment_batch.py`` (prints a markdown
-table; ``bench/augment.py`` calls :func:`bench_batched`).
+Run: ``OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=1 python bench/augment_batch.py [--repeats 7] [--out
+bench/RESULTS.md]`` (prints a markdown table; ``bench/augment.py --batched`` calls :func:`bench_batched`).
 """
 
 from __future__ import annotations
@@ -72,19 +72,23 @@ def check_equivalent(ours: Any, kornia: Any, size: int) -> dict[str, float]:
     return {"noise_std_ours": sa, "noise_std_kornia": sb}
 
 
-def _time(fn: Any, repeats: int) -> tuple[float, float]:
-    """(median, min) CPU seconds per call after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.process_time()
+def _interleaved(fns: dict[str, Any], repeats: int) -> dict[str, list[float]]:
+    """CPU seconds per call of each side, ``repeats`` rounds after one warm-up call each; the sides
+    take turns within a round, so a burst of load from other processes hits both alike."""
+    for fn in fns.values():
         fn()
-        times.append(time.process_time() - t0)
-    return statistics.median(times), min(times)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.process_time()
+            fn()
+            times[name].append(time.process_time() - t0)
+    return times
 
 
-def bench_batched(sizes: tuple[int, ...] = (256, 512), batch: int = 64, repeats: int = 5) -> list[dict]:
-    """Images per second (CPU time, median and best of ``repeats``) of both sides at each input size."""
+def bench_batched(sizes: tuple[int, ...] = (256, 512), batch: int = 64, repeats: int = 7) -> list[dict]:
+    """Images per CPU-second of both sides at each input size: medians and best of ``repeats``
+    interleaved rounds, and the median of the per-round ratios (kornia time / ours)."""
     torch.set_num_threads(1)
     ours, kornia = ours_pipeline(), kornia_pipeline()
     rows = []
@@ -93,31 +97,62 @@ def bench_batched(sizes: tuple[int, ...] = (256, 512), batch: int = 64, repeats:
         x = torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
         g = torch.Generator().manual_seed(0)
         torch.manual_seed(0)
-        t_ours, best_ours = _time(lambda: run_ours(ours, x, g), repeats)  # noqa: B023
-        t_k, best_k = _time(lambda: run_kornia(kornia, x), repeats)  # noqa: B023
+        load0 = os.getloadavg()[0]
+        t = _interleaved({"ours": lambda: run_ours(ours, x, g), "kornia": lambda: run_kornia(kornia, x)},  # noqa: B023
+                         repeats)
+        ratios = [k / o for o, k in zip(t["ours"], t["kornia"], strict=True)]
         rows.append({
             "input": f"{size}x{size}",
             "batch": batch,
-            "ours_img_s": batch / t_ours,
-            "kornia_img_s": batch / t_k,
-            "ratio": t_k / t_ours,
-            "ours_best_img_s": batch / best_ours,
-            "kornia_best_img_s": batch / best_k,
-            "loadavg_1m": os.getloadavg()[0],
+            "ours_img_s": batch / statistics.median(t["ours"]),
+            "kornia_img_s": batch / statistics.median(t["kornia"]),
+            "ratio": statistics.median(ratios),
+            "ratio_min": min(ratios),
+            "ratio_max": max(ratios),
+            "ours_best_img_s": batch / min(t["ours"]),
+            "kornia_best_img_s": batch / min(t["kornia"]),
+            "loadavg_1m": (load0, os.getloadavg()[0]),
             **checks,
         })
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| input | batch | traingen BatchAffine img/s | kornia AugmentationSequential img/s | ratio | load |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| input | batch | traingen BatchAffine img/s | kornia AugmentationSequential img/s | ratio (median of "
+             "rounds) | ratio range | load before/after |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         lines.append(f"| {r['input']} | {r['batch']} | {r['ours_img_s']:.0f} (best {r['ours_best_img_s']:.0f}) | "
-                     f"{r['kornia_img_s']:.0f} (best {r['kornia_best_img_s']:.0f}) | {r['ratio']:.1f}x | "
-                     f"{r['loadavg_1m']:.2f} |")
+                     f"{r['kornia_img_s']:.0f} (best {r['kornia_best_img_s']:.0f}) | {r['ratio']:.2f}x | "
+                     f"{r['ratio_min']:.2f}–{r['ratio_max']:.2f} | {r['loadavg_1m'][0]:.1f} / "
+                     f"{r['loadavg_1m'][1]:.1f} |")
     return "\n".join(lines)
 
 
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import datetime
+    import sys
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=7, help="interleaved rounds (each side once per round)")
+    ap.add_argument("--out", default=None, help="append the table, command, date and load to this file")
+    args = ap.parse_args(argv)
+    rows = bench_batched(tuple(args.sizes), args.batch, args.repeats)
+    table = markdown(rows)
+    print(table)
+    for r in rows:
+        print(f"{r['input']}: {r['ratio']:.2f}x kornia (target 3x): {'met' if r['ratio'] >= 3 else 'MISSED'}")
+    if args.out:
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        with open(args.out, "a") as f:
+            f.write(f"\n## Batched torch backend vs kornia ({now})\n\n"
+                    f"Command: `OMP_NUM_THREADS=1 python {' '.join(sys.argv)}` (one thread, CPU, batch {args.batch}, "
+                    f"uint8 -> float included on both sides, {args.repeats} interleaved rounds).\n\n{table}\n")
+    return 0
+
+
 if __name__ == "__main__":
-    print(markdown(bench_batched()))
+    raise SystemExit(main())

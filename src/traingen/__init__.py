@@ -14,10 +14,14 @@ __version__ = "0.1.0"
 _SUBMODULES = ("core", "data", "augment", "features", "metrics", "gan", "translate", "texture", "style",
                "render", "mesh", "pipeline", "report")
 
-__all__ = ["__version__", *_SUBMODULES]
+__all__ = ["__version__", "run", *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "run":  # tg.run(recipe, out=...) -> traingen.pipeline.run.Run
+        from .pipeline.run import run
+
+        return run
     if name in _SUBMODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         globals()[name] = module

@@ -14,6 +14,12 @@ from .core.registry import REGISTRIES, Registry
 REGISTERING_PACKAGES = (
     "traingen.data", "traingen.augment", "traingen.augment.batch", "traingen.features",
     "traingen.gan.cdcgan", "traingen.gan.sagan", "traingen.gan.biggan",
+    "traingen.data.kitti",
+    "traingen.pipeline.steps", "traingen.data.parquet",
+    "traingen.style.gatys", "traingen.style.photo", "traingen.style.facial", "traingen.style.adain",
+    "traingen.style.arbitrary", "traingen.style.sanet",
+    "traingen.texture.gatys", "traingen.texture.multiscale", "traingen.texture.expansion",
+    "traingen.texture.quilting",
 )
 
 

@@ -29,11 +29,14 @@ TINY_MODELS = {
                       "minibatch_discrimination": True, "label_smoothing": 0.1},
     "sagan": {"image_size": 8, "ch": 4, "z_dim": 8},
     "biggan": {"image_size": 8, "ch": 4, "z_dim": 9, "shared_dim": 4},
+    # noise layers draw from torch's global generator, which checkpoints carry
+    "improved-gan-mlp": {"image_size": 8, "z_dim": 8, "g_hidden": [16], "d_hidden": [16, 8],
+                         "semi_supervised": True, "feature_matching": True},
 }
 
 
 def tiny(model: str = "cdcgan", **kw) -> TrainConfig:
-    base = {"model": model.split("-")[0], "model_config": dict(TINY_MODELS[model]), "data": "builtin:digits@train",
+    base = {"model": model.removesuffix("-tricks"), "model_config": dict(TINY_MODELS[model]), "data": "builtin:digits@train",
             "steps": 2, "batch_size": 8, "checkpoint_every": 2, "log_every": 1, "image_every": 0,
             "tensorboard": False, "keep_checkpoints": 0}
     base.update(kw)

@@ -120,6 +120,9 @@ def _plan(transforms: Sequence[Transform]) -> list[tuple[str, Any]]:
     return plan
 
 
+#: Integer image dtypes: an ndarray of these with ndim 2 or 3 (the caller's test) needs no further check.
+_INT_DTYPES = frozenset({np.dtype(np.uint8), np.dtype(np.uint16)})
+
 _PIPELINE_KEYS = ("seed", "interpolation", "fill", "mask_fill", "min_visibility", "transforms")
 
 
@@ -171,6 +174,10 @@ class Compose:
         self.min_visibility = min_visibility
         check_probability(self, "min_visibility")  # a fraction in [0, 1] as well
         self._plan = _plan(self.transforms)
+        # A pipeline of one geometric step (a flip, a resize...): image-only calls go straight to its
+        # direct kernel (see GeometricTransform.apply_image), which costs a few µs less per call.
+        only = self._plan[0][1] if len(self._plan) == 1 and self._plan[0][0] == "geo" else []
+        self._direct = only[0] if len(only) == 1 and isinstance(only[0], GeometricTransform) else None
         self._calls = 0
         # derive_seed(seed, i) == splitmix64(splitmix64(seed) ^ i): keep the first half per pipeline.
         self._seed_state = splitmix64(self.seed & MASK64)
@@ -202,7 +209,16 @@ class Compose:
         ``params`` lists each step's draw as ``{"name": ..., **params}`` (empty if not ``record``).
         """
         if len(targets) == 1 and "image" in targets and getattr(targets["image"], "ndim", 0) > 1:
-            check_image(targets["image"], where="Compose")  # the common image-only call: skip the rest
+            image = targets["image"]
+            if not (type(image) is np.ndarray and image.ndim < 4 and image.dtype in _INT_DTYPES and image.size):
+                check_image(image, where="Compose")  # the full check (and a float image's finiteness)
+            t = self._direct
+            if t is not None:
+                params = t.make_params(Rng(seed), *image.shape[:2])
+                out = t.apply_image(image, params, interpolation=self.interpolation, fill=self.fill)
+                if out is not None:
+                    return {"image": out}, ([{"name": t.registry_name, **params}] if record else [])
+                # no direct kernel for this draw: the general path below draws the same params again
         else:
             for k in targets:
                 if k not in TARGET_KEYS:
@@ -217,15 +233,26 @@ class Compose:
         h, w = targets["image"].shape[:2]
         for kind, item in plan:
             if kind == "geo":
-                m = None
+                # One step on an image alone: its direct kernel where it has one (the same bytes).
+                direct = len(item) == 1 and len(targets) == 1 and isinstance(item[0], GeometricTransform)
+                m = image = None
                 oh, ow = h, w
                 for t in item:
                     params = t.make_params(rng, oh, ow)
                     if log is not None:
                         log.append({"name": t.registry_name, **params})
+                    if direct:
+                        image = t.apply_image(targets["image"], params, interpolation=self.interpolation,
+                                              fill=self.fill)
+                        if image is not None:
+                            break
                     mi, (oh, ow) = t.matrix(params, oh, ow)
                     if mi is not None:
                         m = mi if m is None else mi @ m
+                if image is not None:
+                    targets = {"image": image}
+                    h, w = image.shape[:2]
+                    continue
                 if m is None and (oh, ow) == (h, w):
                     continue  # every step was skipped: nothing to warp
                 targets = self.apply_matrix(targets, np.eye(3) if m is None else m, (oh, ow))

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core.seeding import Rng
 from .base import TRANSFORMS, GeometricTransform
+from .geometry import flip_image
 
 
 def hflip_matrix(w: int) -> np.ndarray:
@@ -79,6 +80,10 @@ class HorizontalFlip(GeometricTransform):
     def matrix(self, params: dict[str, Any], h: int, w: int) -> tuple[np.ndarray | None, tuple[int, int]]:
         return (_cached(_HCACHE, hflip_matrix, w) if params["applied"] else None), (h, w)
 
+    def apply_image(self, image: np.ndarray, params: dict[str, Any], *, interpolation: str,
+                    fill: float) -> np.ndarray:
+        return flip_image(image, True, False) if params["applied"] else image
+
 
 @TRANSFORMS.register("vertical-flip")
 @dataclass
@@ -112,3 +117,7 @@ class VerticalFlip(GeometricTransform):
 
     def matrix(self, params: dict[str, Any], h: int, w: int) -> tuple[np.ndarray | None, tuple[int, int]]:
         return (_cached(_VCACHE, vflip_matrix, h) if params["applied"] else None), (h, w)
+
+    def apply_image(self, image: np.ndarray, params: dict[str, Any], *, interpolation: str,
+                    fill: float) -> np.ndarray:
+        return flip_image(image, False, True) if params["applied"] else image

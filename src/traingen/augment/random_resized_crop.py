@@ -21,6 +21,7 @@ import numpy as np
 from ..core.errors import ConfigError
 from ..core.seeding import Rng
 from .base import TRANSFORMS, GeometricTransform, check_range, check_size
+from .geometry import resize_image
 
 _ATTEMPTS = 10
 
@@ -102,3 +103,12 @@ class RandomResizedCrop(GeometricTransform):
         # scaling(sx, sy) @ translation(-x0, -y0), written out: one array instead of three.
         m = np.array([[sx, 0.0, -params["x0"] * sx], [0.0, sy, -params["y0"] * sy], [0.0, 0.0, 1.0]])
         return m, (self.height, self.width)
+
+    def apply_image(self, image: np.ndarray, params: dict[str, Any], *, interpolation: str,
+                    fill: float) -> np.ndarray | None:
+        if not params["applied"]:
+            return image
+        x0, y0, cw, ch = params["x0"], params["y0"], params["cw"], params["ch"]
+        if cw == self.width and ch == self.height:
+            return None  # a crop without scaling: the warp slices it (a view), no resize
+        return resize_image(image[y0:y0 + ch, x0:x0 + cw], (self.height, self.width), interpolation)

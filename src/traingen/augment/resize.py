@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core.seeding import Rng
 from .base import TRANSFORMS, GeometricTransform, check_size
-from .geometry import scaling
+from .geometry import resize_image, scaling
 
 
 @TRANSFORMS.register("resize")
@@ -60,3 +60,10 @@ class Resize(GeometricTransform):
         if not params["applied"] or (h == self.height and w == self.width):
             return None, (h, w)
         return scaling(self.width / w, self.height / h), (self.height, self.width)
+
+    def apply_image(self, image: np.ndarray, params: dict[str, Any], *, interpolation: str,
+                    fill: float) -> np.ndarray:
+        h, w = image.shape[:2]
+        if not params["applied"] or (h == self.height and w == self.width):
+            return image
+        return resize_image(image, (self.height, self.width), interpolation)

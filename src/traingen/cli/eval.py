@@ -8,9 +8,11 @@ from typing import Annotated, Any
 import typer
 
 from .common import Device, Json, Quiet, Seed, emit, progress, resolve_device
+from .texture import eval_texture_cmd
 
 app = typer.Typer(help="Evaluate generated data: IS, FID, KID, precision/recall, density/coverage, CAS.",
                   no_args_is_help=True)
+app.command("texture")(eval_texture_cmd)
 
 Features = Annotated[str, typer.Option("--features", help="Feature network (traingen list features).")]
 Weights = Annotated[str | None, typer.Option("--weights", help="Weight file for the feature network.")]

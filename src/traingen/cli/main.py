@@ -9,6 +9,13 @@ import typer
 from .. import __version__
 from ..core.errors import TraingenError
 from . import augment, datasets, eval, list_cmd, quickstart, sample, train, weights
+from . import mesh as mesh_cli
+from . import render as render_cli
+from . import report as report_cli
+from . import run as run_cli
+from . import style as style_cli
+from . import texture as texture_cli
+from . import translate as translate_cli
 
 app = typer.Typer(
     name="traingen",
@@ -42,6 +49,14 @@ app.add_typer(eval.app, name="eval")
 app.add_typer(weights.app, name="weights")
 app.add_typer(train.app, name="train")
 app.command("sample")(sample.sample_cmd)
+app.command("translate")(translate_cli.translate_cmd)
+app.command("render")(render_cli.render_cmd)
+app.command("run")(run_cli.run_cmd)
+app.command("report")(report_cli.report_cmd)
+app.command("style")(style_cli.style_cmd)
+train.app.command("style")(style_cli.train_style_cmd)
+app.command("texture")(texture_cli.texture_cmd)
+app.add_typer(mesh_cli.app, name="mesh")
 
 
 def main() -> None:

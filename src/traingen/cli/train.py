@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from . import translate as translate_cli
 from .common import Device, Json, Quiet, emit, progress_enabled
 
 app = typer.Typer(help="Train generative models (GANs) on a dataset.", no_args_is_help=True)
@@ -40,6 +41,9 @@ def loss_progress(total: int, start: int, *, quiet: bool) -> Iterator[Any]:
             bar.update(task, completed=step, losses=shown)
 
         yield on_step
+
+
+app.command("translate")(translate_cli.train_translate_cmd)
 
 
 @app.command("gan")

@@ -10,7 +10,10 @@ climbs out of that folder (``../x.png``) is refused with a :class:`DataError` wh
 Writing (format ``coco``): ``OUT/images/<key>.png`` and ``OUT/annotations.json`` with image ids equal
 to the global index, annotation ids 1.. in key order, category id = label + 1, xywh boxes, and RLE
 masks (pycocotools) from ``instance_mask`` when the sample has one. An integer or soft image label is
-kept in the image entry's ``label`` field (ignored by COCO tools, read back by this reader).
+kept in the image entry's ``label`` field (ignored by COCO tools, read back by this reader). Beside the
+images (DESIGN §5): ``OUT/instances/<key>.png`` (uint16 ids) when the sample has an instance mask and
+``OUT/depth/<key>.png`` (uint16 millimetres) when its meta holds a ``depth`` map in metres; per-box
+``meta["annotation_fields"]`` (e.g. the renderer's truncation and occlusion) join the annotations.
 
 Example:
     >>> src = CocoSource("coco/annotations.json")
@@ -183,6 +186,7 @@ class CocoWriter(ImageFolderWriter):
                 rel = f"images/{key}{ext}"
                 write_file(tmp, rel, data, hasher)
                 rows.append(self._image_row(key, ext, sample, image, where))
+                self.extra_planes(tmp, key, sample, hasher)
             hasher.add("rows.jsonl", "".join(canonical_json(r, indent=None) + "\n" for r in rows).encode())
         return {"sha256": hasher.hexdigest(), "files": sorted(hasher.files.keys() - {"rows.jsonl"}), "rows": rows}
 
@@ -199,6 +203,7 @@ class CocoWriter(ImageFolderWriter):
             boxes = boxes_from_instances(inst).astype(np.float64)
             labels = box_labels(sample, len(boxes), where)
         anns = []
+        extra = list((sample.meta or {}).get("annotation_fields") or [])
         for k, (box, lab) in enumerate(zip(boxes, labels, strict=True)):
             if self.classes and not 0 <= lab < len(self.classes):
                 raise TargetError(f"box label {lab} outside the {len(self.classes)} classes", where=where,
@@ -210,11 +215,30 @@ class CocoWriter(ImageFolderWriter):
                 binary = inst == k + 1
                 ann["segmentation"] = encode_rle(binary)
                 ann["area"] = float(binary.sum())
+            if k < len(extra):  # per-box fields a generator adds (render: truncation, occlusion)
+                ann.update({f: v for f, v in extra[k].items() if f not in ann})
             anns.append(ann)
         image_entry = {"id": int(key), "file_name": f"{key}{ext}", "width": int(w), "height": int(h),
                        "label": row["label"],
                        "traingen": {k: row[k] for k in ("source", "source_key", "seed", "technique", "params")}}
         return {"key": key, "image": image_entry, "annotations": anns}
+
+    def extra_planes(self, folder: Path, key: str, sample: Sample, hasher: PartHasher) -> None:
+        """DESIGN §5 planes beside the image: ``depth/<key>.png`` (uint16 millimetres, from a float depth
+        map in metres at ``meta["depth"]``) and ``instances/<key>.png`` (uint16 ids)."""
+        from .imageio import encode_png
+
+        where = f"{self.out_dir}[{key}]"
+        depth = (sample.meta or {}).get("depth")
+        if depth is not None:
+            mm = np.clip(np.rint(np.asarray(depth, np.float64) * 1000.0), 0, 65535).astype(np.uint16)
+            write_file(folder, f"depth/{key}.png", encode_png(mm, level=self.png_level, where=where), hasher)
+        if sample.instance_mask is not None:
+            inst = np.asarray(sample.instance_mask)
+            if inst.size and (inst.min() < 0 or inst.max() > 65535):
+                raise TargetError("instance ids must lie in 0..65535", where=where, field="instance_mask")
+            write_file(folder, f"instances/{key}.png",
+                       encode_png(inst.astype(np.uint16), level=self.png_level, where=where), hasher)
 
     def _collect(self, records: list[dict[str, Any]]) -> dict[str, str]:
         import hashlib

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 GAN_MODELS = Registry("gan", "GAN models (generator, discriminator and their losses)")
 
 #: Modules that register a model on import (imported by :func:`load_models`).
-MODEL_MODULES = ("cdcgan", "sagan", "biggan")
+MODEL_MODULES = ("cdcgan", "sagan", "biggan", "improved_gan_mlp")
 
 LossName = Literal["non-saturating", "hinge"]
 

@@ -54,10 +54,20 @@ class Page:
         )
         return self
 
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Page:
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[Any]], *, id: str | None = None) -> Page:
         head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-        self._parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        ident = f' id="{html.escape(id)}"' if id else ""
+        self._parts.append(f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        return self
+
+    def png(self, data: bytes, caption: str = "", alt: str = "") -> Page:
+        """An already encoded PNG, inlined as a data URI (the page stays one self-contained file)."""
+        uri = "data:image/png;base64," + base64.b64encode(data).decode()
+        self._parts.append(
+            f'<figure><img src="{uri}" alt="{html.escape(alt or caption)}">'
+            f'<figcaption class="caption">{html.escape(caption)}</figcaption></figure>'
+        )
         return self
 
     def code(self, text: str) -> Page:

@@ -1,0 +1,153 @@
+"""Style and texture speed: seconds per optimiser evaluation and per image, for each backbone and method.
+
+Measured, one process, one thread:
+
+- texture synthesis (:func:`traingen.texture.gatys.synthesize`, TEXTURE's Gatys) at 128² and 256²,
+  a fixed number of L-BFGS evaluations (``--evals``), for each backbone;
+- style transfer (:class:`traingen.style.gatys.Gatys`, content initialisation) at 128² and 256² with
+  the same evaluation budget, for each backbone; deep photo transfer (the matting Laplacian build is
+  included) at 128²;
+- the feed-forward methods (adain, sanet, arbitrary) per image at 256², with the recipe networks
+  (width 0.25) and with VGG19-wide encoders (width 1.0); their weights are random: speed does not
+  depend on training.
+
+``vgg19`` has no downloadable weights here: a state dict of the right shapes filled with seeded random
+numbers is written to a temporary safetensors file and loaded through the real loading path; it stands
+in for timing only (the speed of VGG19 does not depend on its weights). No reference implementation of
+neural style transfer runs here (pystiche breaks with torchvision >= 0.15; the others are Lua, TF1 or
+CUDA-only), so there is no side-by-side column.
+
+Times are CPU seconds of this process (``time.process_time``) and wall seconds; ``os.getloadavg()``
+before and after is recorded. The fastest of ``--repeats`` is reported.
+
+Usage:
+    OMP_NUM_THREADS=1 python bench/style.py [--evals 5] [--repeats 1] [--backbones random-multiscale,vgg19]
+        [--out bench/RESULTS.md | --no-write]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import platform  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+
+def timed(fn, repeats: int) -> tuple[float, float, object]:
+    """(cpu seconds, wall seconds, result) of the fastest of ``repeats`` calls."""
+    best = None
+    for _ in range(repeats):
+        c0, w0 = time.process_time(), time.perf_counter()
+        out = fn()
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        if best is None or cpu < best[0]:
+            best = (cpu, wall, out)
+    return best
+
+
+def random_vgg19_file(folder: Path) -> str:
+    """A VGG19 state dict (torchvision keys and shapes) of seeded random numbers, as safetensors."""
+    import torch
+    from safetensors.torch import save_file
+    from torchvision.models import vgg19
+
+    with torch.device("meta"):
+        shapes = {k: v.shape for k, v in vgg19(weights=None).state_dict().items()}
+    g = torch.Generator().manual_seed(0)
+    state = {k: torch.randn(s, generator=g) * 0.02 for k, s in shapes.items()}
+    path = folder / "vgg19-random-stand-in.safetensors"
+    save_file(state, str(path))
+    return str(path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--evals", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--backbones", default="random-multiscale,vgg19")
+    ap.add_argument("--out", default="bench/RESULTS.md")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(1)
+    from traingen.data import open_source
+    from traingen.style.gatys import Gatys, GatysConfig
+    from traingen.style.photo import Photo, PhotoConfig
+    from traingen.texture.gatys import synthesize
+
+    load0 = os.getloadavg()
+    brick = open_source("builtin:textures/brick")[0].image
+    chelsea = open_source("builtin:photos/chelsea")[0].image
+    rows: list[tuple[str, str, str, float, float, str]] = []
+    tmp = tempfile.TemporaryDirectory(prefix="bench-style-")
+    for bb in args.backbones.split(","):
+        weights = random_vgg19_file(Path(tmp.name)) if bb == "vgg19" else None
+        opts = {"weights": weights} if weights else {}
+        for size in (128, 256):
+            cpu, wall, res = timed(lambda s=size, b=bb, o=opts: synthesize(brick, size=s, steps=args.evals, backbone=b,
+                                                                           seed=0, **o), args.repeats)
+            n = len(res.losses)
+            rows.append(("texture gatys", bb, f"{size}²", cpu / n, wall / n, f"{n} evaluations"))
+            print(rows[-1], flush=True)
+            cfg = GatysConfig(backbone=bb, weights=weights, size=size, evaluations=args.evals)
+            cpu, wall, res = timed(lambda c=cfg: Gatys(c)(chelsea, brick, seed=0), args.repeats)
+            n = res.info["evaluations"]
+            rows.append(("style gatys", bb, f"{size}² (long side)", cpu / n, wall / n, f"{n} evaluations"))
+            print(rows[-1], flush=True)
+        cfg = PhotoConfig(backbone=bb, weights=weights, size=128, evaluations=args.evals)
+        cpu, wall, res = timed(lambda c=cfg: Photo(c)(chelsea, brick, seed=0), args.repeats)
+        n = res.info["evaluations"]
+        rows.append(("style photo", bb, "128² (long side)", cpu / n, wall / n, f"{n} evaluations, Laplacian included"))
+        print(rows[-1], flush=True)
+    tmp.cleanup()
+
+    from traingen.style.adain import AdaINConfig, AdaINNet
+    from traingen.style.arbitrary import ArbitraryConfig, ArbitraryNet
+    from traingen.style.sanet import SANetConfig, SANetNet
+
+    g = torch.Generator().manual_seed(0)
+    c, s = torch.rand(1, 3, 256, 256, generator=g), torch.rand(1, 3, 256, 256, generator=g)
+    for width in (0.25, 1.0):
+        for name, net in (("adain", AdaINNet(AdaINConfig(width=width))), ("sanet", SANetNet(SANetConfig(width=width))),
+                          ("arbitrary", ArbitraryNet(ArbitraryConfig(width=width)))):
+            net.eval()
+            with torch.no_grad():
+                net.stylize(c, s)  # warm-up
+                cpu, wall, _ = timed(lambda n=net: n.stylize(c, s), max(3, args.repeats))
+            rows.append((f"style {name}", f"encoder width {width}", "256²", cpu, wall, "per image, forward only"))
+            print(rows[-1], flush=True)
+    load1 = os.getloadavg()
+
+    lines = [
+        f"\n## Style transfer and texture speed ({datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC)\n",
+        f"Command: `OMP_NUM_THREADS=1 python bench/style.py --evals {args.evals} --repeats {args.repeats}`  ",
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; one thread.  ",
+        f"Load average before {' '.join(f'{x:.2f}' for x in load0)}, after {' '.join(f'{x:.2f}' for x in load1)}.  ",
+        f"torch {torch.__version__}, numpy {np.__version__}. `vgg19` = torchvision's VGG19 with seeded random "
+        "weights loaded from a temporary file: a stand-in for timing (no weights can be downloaded here). "
+        "No reference implementation runs here, so there is no side-by-side column.\n",
+        "| what | backbone | size | CPU s | wall s | unit |",
+        "| --- | --- | --- | ---: | ---: | --- |",
+    ]
+    for what, bb, size, cpu, wall, unit in rows:
+        per = "per evaluation; " if "evaluations" in unit else ""
+        lines.append(f"| {what} | {bb} | {size} | {cpu:.3f} | {wall:.3f} | {per}{unit} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_write:
+        with open(args.out, "a", encoding="utf-8") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()

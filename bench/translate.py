@@ -1,0 +1,216 @@
+"""Speed of pix2pix and CycleGAN training steps and inference, beside the reference implementation.
+
+    python bench/translate.py [--reference /work/refs/pix2pix] [--full] [--rounds 3] [--steps 3]
+    python bench/translate.py --threads-experiment
+
+Our side: :class:`traingen.translate.Pix2Pix` / :class:`traingen.translate.CycleGAN` ``train_step``.
+Reference side (``--reference DIR``: a checkout of junyanz/pytorch-CycleGAN-and-pix2pix at commit
+9f8f61e, e.g. from the fork uxfion/pytorch-CycleGAN-and-pix2pix, kept outside this repository): its own
+``Pix2PixModel`` / ``CycleGANModel`` built from an options namespace, ``set_input`` +
+``optimize_parameters``. The same configuration on both sides (U-Net depth, ngf, image size, batch;
+ResNet blocks), the same random inputs, checked to give the same output shape and parameter count;
+the two sides are interleaved in one process (order alternating per round) and the median ms per step
+over rounds is reported with the load average at the time. Inference: images per second of the
+generator (eval mode, no grad, batch 8). Without ``--reference`` only our side is timed.
+
+``--threads-experiment`` times one pix2pix step (64 px, ngf 16, batch 4) in fresh processes with
+2 threads (default OpenMP wait policy), 2 threads with ``OMP_WAIT_POLICY=PASSIVE`` and 1 thread, alone
+and beside a competing CPU-bound process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import statistics
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+PIX2PIX = [(depth, ngf, batch) for depth in (6, 7) for ngf in (16, 32, 64) for batch in (1, 4, 8)]
+CYCLEGAN = [(blocks, ngf, size, batch) for blocks in (6, 9) for ngf in (16, 32) for size in (64, 128)
+            for batch in (1, 4)]
+QUICK_PIX2PIX = [(6, 16, 4), (7, 32, 1)]
+QUICK_CYCLEGAN = [(6, 16, 64, 1), (6, 16, 128, 1)]
+
+
+def _ref_opt(**kw):
+    base = dict(gpu_ids=[], isTrain=True, checkpoints_dir="/tmp/tr-bench-ckpt", name="bench", preprocess="none",
+                input_nc=3, output_nc=3, ngf=64, ndf=64, netD="basic", n_layers_D=3, norm="batch",
+                no_dropout=False, init_type="normal", init_gain=0.02, gan_mode="vanilla", lr=2e-4, beta1=0.5,
+                lambda_L1=100.0, direction="AtoB", continue_train=False, verbose=False, lr_policy="linear",
+                epoch_count=1, n_epochs=100, n_epochs_decay=100, lr_decay_iters=50, pool_size=50,
+                lambda_A=10.0, lambda_B=10.0, lambda_identity=0.5, load_iter=0, epoch="latest")
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def reference_pix2pix(ref, depth, ngf):
+    import torch
+    from models import networks
+    from models.pix2pix_model import Pix2PixModel
+
+    m = Pix2PixModel(_ref_opt(netG="unet_128", ngf=ngf, ndf=ngf))
+    norm = functools.partial(torch.nn.BatchNorm2d, affine=True, track_running_stats=True)
+    m.netG = networks.init_net(networks.UnetGenerator(3, 3, depth, ngf, norm_layer=norm, use_dropout=True),
+                               "normal", 0.02, [])
+    m.optimizer_G = torch.optim.Adam(m.netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    m.optimizers = [m.optimizer_G, m.optimizer_D]
+    return m
+
+
+def reference_cyclegan(ref, blocks, ngf):
+    from models.cycle_gan_model import CycleGANModel
+
+    return CycleGANModel(_ref_opt(netG=f"resnet_{blocks}blocks", ngf=ngf, ndf=ngf, norm="instance",
+                                  no_dropout=True, gan_mode="lsgan"))
+
+
+def ours_pix2pix(depth, ngf):
+    from traingen.core.seeding import torch_generator
+    from traingen.translate.pix2pix import Pix2Pix, Pix2PixConfig
+
+    return Pix2Pix(Pix2PixConfig(image_size=2 ** depth, ngf=ngf, ndf=ngf), generator=torch_generator(0, "b"))
+
+
+def ours_cyclegan(blocks, ngf, size):
+    from traingen.core.seeding import torch_generator
+    from traingen.translate.cyclegan import CycleGAN, CycleGANConfig
+
+    return CycleGAN(CycleGANConfig(image_size=size, ngf=ngf, ndf=ngf, n_blocks=blocks), generator=torch_generator(0, "b"))
+
+
+def _time(fn, steps):
+    fn()  # warm-up
+    t = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return 1000 * (time.perf_counter() - t) / steps
+
+
+def _infer(G, size, steps):
+    import torch
+
+    x = torch.rand(8, 3, size, size) * 2 - 1
+    G.eval()
+    with torch.no_grad():
+        ms = _time(lambda: G(x), steps)
+    G.train()
+    return 8000 / ms
+
+
+def bench(args):
+    import torch
+
+    if args.reference:
+        sys.path.insert(0, os.path.abspath(args.reference))
+    rows = []
+    p2p = PIX2PIX if args.full else QUICK_PIX2PIX
+    cg = CYCLEGAN if args.full else QUICK_CYCLEGAN
+    jobs = [("pix2pix", c) for c in p2p] + [("cyclegan", c) for c in cg]
+    for kind, conf in jobs:
+        if kind == "pix2pix":
+            depth, ngf, batch = conf
+            size = 2 ** depth
+            ours = ours_pix2pix(depth, ngf)
+            ref = reference_pix2pix(args.reference, depth, ngf) if args.reference else None
+            label = f"pix2pix U-Net depth {depth}, ngf {ngf}, {size} px, batch {batch}"
+        else:
+            blocks, ngf, size, batch = conf
+            ours = ours_cyclegan(blocks, ngf, size)
+            ref = reference_cyclegan(args.reference, blocks, ngf) if args.reference else None
+            label = f"CycleGAN ResNet {blocks} blocks, ngf {ngf}, {size} px, batch {batch}"
+        g = torch.Generator().manual_seed(0)
+        a, b = torch.rand(batch, 3, size, size, generator=g) * 2 - 1, torch.rand(batch, 3, size, size, generator=g) * 2 - 1
+        our_step = functools.partial(ours.train_step, {"A": a, "B": b}, step=0, seed=0)
+        if ref is not None:
+            ref.set_input({"A": a, "B": b, "A_paths": [""], "B_paths": [""]})
+            ref_G = ref.netG if kind == "pix2pix" else ref.netG_A
+            our_G = ours.generator("AtoB")
+            assert sum(p.numel() for p in ref_G.parameters()) == sum(p.numel() for p in our_G.parameters())
+            with torch.no_grad():
+                assert ref_G(a).shape == our_G(a).shape
+        t_ours, t_ref = [], []
+        for r in range(args.rounds):
+            order = [("o", our_step), ("r", ref.optimize_parameters if ref else None)]
+            for who, fn in (order if r % 2 == 0 else order[::-1]):
+                if fn is None:
+                    continue
+                (t_ours if who == "o" else t_ref).append(_time(fn, args.steps))
+        ips_ours = _infer(ours.generator("AtoB"), size, args.steps)
+        ips_ref = _infer(ref.netG if kind == "pix2pix" else ref.netG_A, size, args.steps) if ref else None
+        row = {"config": label, "ours_ms": statistics.median(t_ours),
+               "ref_ms": statistics.median(t_ref) if t_ref else None, "ours_ips": ips_ours, "ref_ips": ips_ref,
+               "load": os.getloadavg()[0]}
+        rows.append(row)
+        print(_fmt(row), flush=True)
+    return rows
+
+
+def _fmt(r):
+    ref = f"{r['ref_ms']:8.1f}" if r["ref_ms"] else "       -"
+    ratio = f"{r['ref_ms'] / r['ours_ms']:5.2f}" if r["ref_ms"] else "    -"
+    rips = f"{r['ref_ips']:7.1f}" if r["ref_ips"] else "      -"
+    return f"| {r['config']} | {r['ours_ms']:8.1f} | {ref} | {ratio} | {r['ours_ips']:7.1f} | {rips} | {r['load']:.1f} |"
+
+
+_STEP = """
+import os, time, torch, statistics
+from traingen.core.seeding import torch_generator
+from traingen.translate.pix2pix import Pix2Pix, Pix2PixConfig
+m = Pix2Pix(Pix2PixConfig(image_size=64, ngf=16, ndf=16), generator=torch_generator(0, "b"))
+a = torch.rand(4, 3, 64, 64) * 2 - 1
+m.train_step({"A": a, "B": a}, step=0, seed=0)
+ts = []
+for _ in range(5):
+    t = time.perf_counter(); m.train_step({"A": a, "B": a}, step=0, seed=0); ts.append(1000 * (time.perf_counter() - t))
+print(min(ts), statistics.median(ts), os.getloadavg()[0])
+"""
+
+
+def threads_experiment():
+    settings = [("2 threads, default policy", {"OMP_NUM_THREADS": "2"}, ["OMP_WAIT_POLICY"]),
+                ("2 threads, PASSIVE", {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}, []),
+                ("1 thread", {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}, [])]
+    for competing in (False, True):
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if competing else None
+        try:
+            for name, env_set, env_del in settings:
+                env = {k: v for k, v in os.environ.items() if k not in env_del}
+                env.update(env_set)
+                out = subprocess.run([sys.executable, "-c", _STEP], env=env, capture_output=True, text=True,
+                                     check=True).stdout.split()
+                print(f"| {name} | {'with' if competing else 'without'} a competing process | min {float(out[0]):.0f} ms"
+                      f" | median {float(out[1]):.0f} ms | load {float(out[2]):.1f} |", flush=True)
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reference", help="checkout of the reference at 9f8f61e (outside this repository)")
+    ap.add_argument("--full", action="store_true", help="every configuration of the issue (slow on 2 cores)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--threads-experiment", action="store_true")
+    args = ap.parse_args()
+    if args.threads_experiment:
+        threads_experiment()
+        return
+    if not args.reference:
+        print("no --reference DIR given: timing our side alone")
+    import torch
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, OMP_WAIT_POLICY="
+          f"{os.environ.get('OMP_WAIT_POLICY')}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print("| configuration | ours ms/step | reference ms/step | ref/ours | ours img/s | reference img/s | load 1m |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    bench(args)
+
+
+if __name__ == "__main__":
+    main()

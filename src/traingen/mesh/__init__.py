@@ -1,0 +1,39 @@
+"""3D meshes and the differentiable rasterizer (Soft Rasterizer, Neural 3D Mesh Renderer).
+
+``import traingen.mesh`` does not import torch; the names below load their module on first use.
+
+- :func:`rasterize` (``soft`` / ``hard`` / ``nmr``), :class:`Attributes`, :class:`Lighting`,
+  :class:`RasterSettings`, :class:`Cameras` — :mod:`traingen.mesh.raster`.
+- :class:`Mesh`, :func:`check_mesh` — :mod:`traingen.mesh.mesh`.
+- :func:`load_mesh` (a file or ``builtin:mesh/NAME``), :func:`save_mesh` — :mod:`traingen.mesh.io`,
+  :mod:`traingen.mesh.builtin`.
+- Procedural part-labelled families and the Utah teapot — :mod:`traingen.mesh.procedural`,
+  :mod:`traingen.mesh.teapot`.
+
+See ``docs/mesh/raster.md``.
+"""
+
+from __future__ import annotations
+
+from ..core.lazy import lazy_attributes
+
+_LAZY = {
+    "rasterize": ".raster",
+    "Attributes": ".raster_attributes",
+    "Lighting": ".raster_common",
+    "RasterSettings": ".raster_common",
+    "RasterOutput": ".raster_common",
+    "Cameras": ".raster_common",
+    "Mesh": ".mesh",
+    "check_mesh": ".mesh",
+    "load_mesh": ".builtin",
+    "builtin_names": ".builtin",
+    "save_mesh": ".io",
+    "read_mesh": ".io",
+}
+_SUBMODULES = ("raster", "raster_common", "raster_soft", "raster_hard", "raster_nmr", "raster_attributes",
+               "mesh", "io", "builtin", "procedural", "teapot", "fit")
+
+__all__ = list(_LAZY)
+
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY, _SUBMODULES)

@@ -1,0 +1,209 @@
+"""The render job: randomized scenes -> GL renderer -> exact annotations -> a sharded dataset on disk.
+
+Image ``index`` is a pure function of ``(scene config, seed, index)``: its scene is drawn from
+``Rng(seed, "render", index)`` and the texture pools from ``(seed, "render-textures")``, so the bytes
+never depend on the worker count or on which shards a previous run finished. Shards run on
+:func:`traingen.core.parallel.run_local`; each worker builds one :class:`SceneRenderer` (meshes and
+textures uploaded once) and renders its shards with ``LP_NUM_THREADS=1``. A rerun skips finished
+shards (per-shard resume through the writer's records).
+
+Example:
+    >>> res = run_render("out/dr", n=64, seed=0, fmt="coco", workers=2)    # doctest: +SKIP
+    >>> r = SceneRenderer(scene_from_dict({"version": 1}), seed=0)         # doctest: +SKIP
+    >>> sample = r.sample(3)                                               # doctest: +SKIP
+
+References:
+    Tremblay et al., "Training Deep Networks with Synthetic Data: Bridging the Reality Gap by Domain
+    Randomization", CVPRW 2018 (arXiv 1804.06516).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import ConfigError, TraingenError
+from ..core.parallel import run_local
+from ..core.seeding import derive_seed, numpy_rng
+from .scene import Catalogue, SceneConfig, load_scene, sample_scene, scene_from_dict
+
+STEP = "render"
+FORMATS = ("coco", "kitti", "webdataset", "imagefolder")
+
+
+class SceneRenderer:
+    """Scene sampling + GL rendering + annotation for one process (meshes and pools loaded once).
+
+    Args:
+        cfg: the scene config.
+        seed: run seed (texture pools and every image's scene derive from it).
+    """
+
+    def __init__(self, cfg: SceneConfig, seed: int = 0):
+        from .gl import GLRenderer
+        from .textures import texture_pool
+
+        self.cfg, self.seed = cfg, int(seed)
+        self.catalogue = Catalogue.build(cfg)
+        self.gl = GLRenderer(cfg.width, cfg.height, guard=cfg.annotate.guard)
+        for key, mesh in self.catalogue.meshes.items():
+            self.gl.add_mesh(key, mesh)
+        tc, bc = cfg.textures, cfg.background
+        self.gl.set_textures(texture_pool(numpy_rng(seed, "render-textures"), size=tc.size, count=tc.pool,
+                                          kinds=tc.procedural, folder=tc.folder, field="textures"))
+        self.gl.set_backgrounds(texture_pool(numpy_rng(seed, "render-backgrounds"), size=bc.size, count=bc.pool,
+                                             kinds=bc.procedural, folder=bc.folder, field="background"))
+
+    def render_index(self, index: int):
+        """``(draw, frame, annotation)`` of image ``index``."""
+        from .annotate import annotate
+
+        draw = sample_scene(self.cfg, self.catalogue, seed=self.seed, index=index)
+        k = len(draw.objects)
+        draws = [{"mesh": o.mesh, "model": o.model, "id": i + 1, "layer": o.layer, "uv": o.uv, "tint": o.tint}
+                 for i, o in enumerate(draw.objects)]
+        draws += [{"mesh": d.mesh, "model": d.model, "id": k + 1 + i, "layer": d.layer, "uv": d.uv, "tint": d.tint}
+                  for i, d in enumerate(draw.distractors)]
+        if draw.ground is not None:
+            g = draw.ground
+            draws.append({"mesh": "ground", "model": g.model, "id": 0, "layer": g.layer, "uv": g.uv, "tint": g.tint})
+        frame = self.gl.render(draw.camera, draws, lights=draw.lights, ambient=draw.ambient,
+                               background=draw.background)
+        # Only objects the camera sees can be annotated: count the others' pixels not at all.
+        seen = np.bincount(frame.ids.reshape(-1), minlength=k + 1)[1:k + 1] > 0
+        measured = iter(self.gl.visibility(draw.camera, [d for d, s in zip(draws[:k], seen, strict=True) if s]))
+        counts = [next(measured) if s else (0, 0) for s in seen]
+        return draw, frame, annotate(draw, frame, counts, self.catalogue, self.cfg.annotate)
+
+    def sample(self, index: int):
+        """The :class:`~traingen.core.sample.Sample` of image ``index`` (see :func:`annotate.to_sample`)."""
+        from .annotate import to_sample
+
+        draw, frame, ann = self.render_index(index)
+        return to_sample(frame, ann, draw, key=f"{index:08d}", index=index, seed=self.seed,
+                         scene_seed=derive_seed(self.seed, STEP, index), classes=self.catalogue.classes)
+
+    def close(self) -> None:
+        self.gl.release()
+
+
+@dataclass
+class RenderJob:
+    """A picklable shard task (see :func:`traingen.core.parallel.run_local`)."""
+
+    scene: dict[str, Any]
+    out: str
+    fmt: str
+    seed: int
+    shard_size: int
+    total: int
+    classes: list[str]
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
+    def config(self) -> dict[str, Any]:
+        """Everything that decides the bytes (goes into the manifest)."""
+        return {"step": STEP, "scene": self.scene, "shard_size": self.shard_size, "total": self.total,
+                "format": self.fmt}
+
+    def _get(self, what: str) -> Any:
+        if what not in self._cache:
+            if what == "renderer":
+                os.environ.setdefault("LP_NUM_THREADS", "1")  # before Mesa starts its threads
+                self._cache[what] = SceneRenderer(scene_from_dict(self.scene), self.seed)
+            elif what == "writer":
+                from ..data import kitti as _kitti  # noqa: F401 - registers the kitti writer
+                from ..data import open_writer
+
+                self._cache[what] = open_writer(self.fmt, self.out, classes=self.classes, config=self.config(),
+                                                seed=self.seed, prepare=False)
+        return self._cache[what]
+
+    def __call__(self, shard_id: int) -> dict[str, Any]:
+        start = shard_id * self.shard_size
+        stop = min(self.total, start + self.shard_size)
+        renderer = self._get("renderer")
+        samples = [renderer.sample(i) for i in range(start, stop)]
+        rec = self._get("writer").write_shard(shard_id, samples, start=start)
+        return rec if isinstance(rec, dict) else {"count": len(samples)}
+
+
+@dataclass
+class RenderResult:
+    out: Path
+    manifest: Path
+    total: int
+    shards: int
+    skipped: int
+    seconds: float
+    format: str
+
+
+def run_render(out: str | Path, *, n: int, scene: str | Path | SceneConfig | None = None, seed: int = 0,
+               fmt: str = "coco", workers: int = 1, shard_size: int = 64, overwrite: bool = False,
+               progress=None) -> RenderResult:
+    """Render ``n`` randomized images with exact labels into ``out``.
+
+    Args:
+        out: output folder.
+        n: number of images.
+        scene: a scene YAML path, a :class:`SceneConfig`, or None for the paper's defaults with the
+            built-in classes.
+        seed: run seed; the same seed gives the same bytes with any number of workers.
+        fmt: ``coco`` (with ``depth/`` and ``instances/`` planes), ``kitti``, ``webdataset`` or ``imagefolder``.
+        workers: processes.
+        shard_size: images per shard (part of the config).
+        overwrite: replace an ``out`` that holds a different run.
+        progress: called with the number of images finished after each shard.
+
+    Returns:
+        RenderResult with the paths and counts.
+    """
+    from .. import __version__
+    from ..data import kitti as _kitti  # noqa: F401 - registers the kitti writer
+    from ..data import open_writer
+    from ..data.shards import plan_shards
+
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}; choose one of {list(FORMATS)}", field="format")
+    if n < 1:
+        raise ConfigError(f"n must be >= 1, got {n}", field="n")
+    t0 = time.perf_counter()
+    cfg = scene if isinstance(scene, SceneConfig) else load_scene(scene)
+    Catalogue.build(cfg)  # fail early on bad meshes, before any process starts
+    job = RenderJob(scene=cfg.to_dict(), out=str(out), fmt=fmt, seed=seed, shard_size=shard_size, total=n,
+                    classes=cfg.classes)
+    out_path = Path(out)
+    fresh = not out_path.exists() or not any(out_path.iterdir())
+    writer = open_writer(fmt, out, classes=cfg.classes, config=job.config(), seed=seed, overwrite=overwrite)
+    job._cache["writer"] = writer
+    shards = plan_shards(n, shard_size)
+
+    def on_shard(_sid: int, rec: dict[str, Any]) -> None:
+        if progress is not None:
+            progress(int(rec.get("count", 0)))
+
+    try:
+        result = run_local(job, [s.id for s in shards], workers=workers, is_done=writer.is_done, on_shard=on_shard)
+        seconds = time.perf_counter() - t0
+        manifest = writer.finalize({"traingen": __version__, "workers": workers, "seconds": round(seconds, 3),
+                                    "shards_run": len(result.records), "shards_skipped": len(result.skipped)},
+                                   shards=shards)
+    except TraingenError:
+        if fresh:
+            shutil.rmtree(out_path, ignore_errors=True)
+        raise
+    finally:
+        if "renderer" in job._cache:
+            job._cache.pop("renderer").close()
+    return RenderResult(out_path, Path(manifest), n, len(shards), len(result.skipped), seconds, fmt)

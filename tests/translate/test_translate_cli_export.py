@@ -1,0 +1,107 @@
+"""CLI: ``traingen train translate`` and ``traingen translate RUN SRC OUT`` (labels kept, manifest)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from traingen.cli.main import app
+from traingen.data import open_source
+
+RECIPE = """version: 1
+model: cyclegan
+model_config: {channels_a: 1, channels_b: 1, image_size: 28, ngf: 4, ndf: 4, n_blocks: 1, n_layers: 1,
+               pool_size: 2}
+data_a: builtin:digits2mnist@train
+data_b: builtin:mnist5k@train
+limit_a: 12
+limit_b: 12
+steps: 3
+batch_size: 2
+log_every: 1
+checkpoint_every: 2
+tensorboard: false
+"""
+
+
+def test_train_translate_and_export_keep_labels(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE)
+    run = tmp_path / "run"
+    runner = CliRunner()
+    res = runner.invoke(app, ["train", "translate", "--config", str(recipe), "--out", str(run), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["step"] == 3 and doc["omp_wait_policy"] == "PASSIVE" and len(doc["loadavg"]) == 3
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["translate", str(run), "builtin:digits2mnist@test", str(out), "--limit", "10",
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["written"] == 10 and doc["rejected"] == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    cfg = manifest["config"]
+    assert cfg["direction"] == "AtoB" and cfg["eval_mode"] is True and len(cfg["checkpoint_sha256"]) == 64
+    written = open_source(str(out))
+    src = open_source("builtin:digits2mnist@test")
+    assert [written[i].label for i in range(10)] == [src[i].label for i in range(10)]
+    assert written[0].image.shape[:2] == (28, 28)
+    assert not np.array_equal(np.asarray(written[0].image).squeeze(), src[0].image)  # it was translated
+    # the label filter: an untrained generator's output is not a digit, so most are rejected
+    out2 = tmp_path / "out2"
+    res = runner.invoke(app, ["translate", str(run), "builtin:digits2mnist@test", str(out2), "--limit", "10",
+                              "--filter-classifier", "mnist5k-classifier", "--direction", "BtoA", "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    manifest = json.loads((out2 / "manifest.json").read_text())
+    assert manifest["label_filter"]["rejected"] == doc["rejected"] == 10 - doc["written"]
+    assert manifest["config"]["direction"] == "BtoA"
+    # resume continues to more steps
+    res = runner.invoke(app, ["train", "translate", "--out", str(run), "--resume", "--steps", "4", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["step"] == 4
+
+
+def test_bad_recipe_key_names_the_key(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE.replace("limit_b: 12", "limit_bb: 12"))
+    res = CliRunner().invoke(app, ["train", "translate", "--config", str(recipe), "--out", str(tmp_path / "x")])
+    assert res.exit_code != 0
+    assert "limit_bb" in str(res.exception) + res.output
+
+
+def test_pix2pix_export_of_pairs_is_seeded_in_train_mode(tmp_path):
+    from traingen.data.imageio import encode_png
+    from traingen.translate.config import TranslateTrainConfig, resolved
+    from traingen.translate.export import translate_dataset
+    from traingen.translate.trainer import train_translation
+
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        for side in ("A", "B"):
+            p = tmp_path / "pairs" / side / f"{i}.png"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(encode_png(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)))
+    cfg = resolved(TranslateTrainConfig(model="pix2pix", data_a=str(tmp_path / "pairs"), steps=2, batch_size=2,
+                                        tensorboard=False, model_config={"image_size": 64, "ngf": 4, "ndf": 4}))  # depth 6: one dropout level
+    train_translation(cfg, tmp_path / "run")
+    # an A|B folder of aligned images as the source
+    from traingen.data.paired import open_paired
+
+    joined = tmp_path / "aligned"
+    joined.mkdir()
+    src = open_paired(tmp_path / "pairs")
+    for i in range(len(src)):
+        (joined / f"{i}.png").write_bytes(encode_png(src[i].image))
+    outs = []
+    for name, seed in (("o1", 0), ("o2", 0), ("o3", 1)):
+        res = translate_dataset(tmp_path / "run", str(joined), tmp_path / name, pairs=True, seed=seed)
+        assert res["eval_mode"] is False and res["written"] == 4
+        manifest = json.loads((tmp_path / name / "manifest.json").read_text())
+        assert manifest["config"]["dropout_at_inference"] is True
+        outs.append(np.stack([np.asarray(s.image) for s in open_source(str(tmp_path / name))]))
+    assert outs[0].shape == (4, 64, 64, 3)
+    assert np.array_equal(outs[0], outs[1])      # same seed, same bytes (dropout seeded per sample)
+    assert not np.array_equal(outs[0], outs[2])  # another seed, other dropout masks

@@ -52,6 +52,11 @@ bench: $(VENV)/.installed-dev
 	OMP_NUM_THREADS=1 $(PY) bench/augment.py --batched --out bench/RESULTS.md
 	OMP_NUM_THREADS=1 $(PY) bench/metrics.py --out bench/RESULTS.md
 	OMP_NUM_THREADS=1 $(PY) bench/gan.py --out bench/RESULTS.md
+	OMP_NUM_THREADS=1 $(PY) bench/render.py --out bench/RESULTS.md
+	OMP_NUM_THREADS=1 $(PY) bench/style.py --out bench/RESULTS.md
+	OMP_NUM_THREADS=1 $(PY) bench/translate.py
+	OMP_NUM_THREADS=1 $(PY) bench/mesh3d.py --out bench/RESULTS.md
+	OMP_NUM_THREADS=1 $(PY) bench/pipeline.py --out bench/RESULTS.md
 
 clean:
 	rm -rf $(VENV) quickstart-out .pytest_cache .ruff_cache

@@ -22,7 +22,7 @@ before and after is recorded. The fastest of ``--repeats`` is reported.
 
 Usage:
     OMP_NUM_THREADS=1 python bench/style.py [--evals 5] [--repeats 1] [--backbones random-multiscale,vgg19]
-        [--out bench/RESULTS.md | --no-write]
+        [--no-texture] [--out bench/RESULTS.md | --no-write]
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ def main() -> None:
     ap.add_argument("--evals", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--backbones", default="random-multiscale,vgg19")
+    ap.add_argument("--no-texture", action="store_true", help="skip the texture rows (TEXTURE's synthesize)")
     ap.add_argument("--out", default="bench/RESULTS.md")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
@@ -94,11 +95,14 @@ def main() -> None:
         weights = random_vgg19_file(Path(tmp.name)) if bb == "vgg19" else None
         opts = {"weights": weights} if weights else {}
         for size in (128, 256):
+            if args.no_texture:
+                break
             cpu, wall, res = timed(lambda s=size, b=bb, o=opts: synthesize(brick, size=s, steps=args.evals, backbone=b,
                                                                            seed=0, **o), args.repeats)
             n = len(res.losses)
-            rows.append(("texture gatys", bb, f"{size}²", cpu / n, wall / n, f"{n} evaluations"))
+            rows.append(("texture gatys", bb, f"{size}²", cpu / n, wall / n, f"{n} evaluations, exemplar set-up included"))
             print(rows[-1], flush=True)
+        for size in (128, 256):
             cfg = GatysConfig(backbone=bb, weights=weights, size=size, evaluations=args.evals)
             cpu, wall, res = timed(lambda c=cfg: Gatys(c)(chelsea, brick, seed=0), args.repeats)
             n = res.info["evaluations"]
@@ -130,7 +134,8 @@ def main() -> None:
 
     lines = [
         f"\n## Style transfer and texture speed ({datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC)\n",
-        f"Command: `OMP_NUM_THREADS=1 python bench/style.py --evals {args.evals} --repeats {args.repeats}`  ",
+        f"Command: `OMP_NUM_THREADS=1 python bench/style.py --evals {args.evals} --repeats {args.repeats} "
+        f"--backbones {args.backbones}{' --no-texture' if args.no_texture else ''}`  ",
         f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; one thread.  ",
         f"Load average before {' '.join(f'{x:.2f}' for x in load0)}, after {' '.join(f'{x:.2f}' for x in load1)}.  ",
         f"torch {torch.__version__}, numpy {np.__version__}. `vgg19` = torchvision's VGG19 with seeded random "

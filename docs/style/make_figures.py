@@ -31,6 +31,18 @@ from pathlib import Path  # noqa: E402
 HERE = Path(__file__).resolve().parent
 
 
+def save_small(path: Path, grid) -> None:
+    """Save ``grid`` as PNG, scaled down (area interpolation, steps of 0.8) until the file is under 300 KB."""
+    import cv2
+
+    from traingen.report.grid import save_png
+
+    save_png(path, grid)
+    while path.stat().st_size > 300_000:
+        grid = cv2.resize(grid, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
+        save_png(path, grid)
+
+
 def record(log: dict, name: str, seconds: float, **extra) -> None:
     log[name] = {"seconds": round(seconds, 1), "load": [round(x, 2) for x in os.getloadavg()], **extra}
     print(name, log[name], flush=True)
@@ -49,7 +61,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     from traingen.data import open_source
-    from traingen.report.grid import make_grid, save_png
+    from traingen.report.grid import make_grid
     from traingen.style.facial import Facial, FacialConfig, load_face
     from traingen.style.gatys import Gatys, GatysConfig
     from traingen.style.photo import Photo, PhotoConfig
@@ -73,11 +85,11 @@ def main() -> None:
             row1.append(res.image)
         res = Gatys(GatysConfig(size=args.size, evaluations=args.evals))(chelsea, brick, seed=0)
         record(log, "gatys chelsea x brick", res.seconds, size=args.size)
-        save_png(HERE / "gatys.png", make_grid([row1, [chelsea, brick, res.image]], cell=cell))
+        save_small(HERE / "gatys.png", make_grid([row1, [chelsea, brick, res.image]], cell=cell))
     if "photo" in only:
         res = Photo(PhotoConfig(size=args.size, evaluations=args.evals))(chelsea, flower, seed=0)
         record(log, "photo chelsea x flower", res.seconds, size=args.size)
-        save_png(HERE / "photo.png", make_grid([[chelsea, flower, plain, res.image]], cell=cell))
+        save_small(HERE / "photo.png", make_grid([[chelsea, flower, plain, res.image]], cell=cell))
     if "facial" in only:
         a, ma = load_face("astronaut")
         b, mb = load_face("grace_hopper")
@@ -87,7 +99,7 @@ def main() -> None:
         crop_a, crop_out = a[20:200, 130:320], None
         s = res.image.shape[0] / a.shape[0]
         crop_out = res.image[round(20 * s):round(200 * s), round(130 * s):round(320 * s)]
-        save_png(HERE / "facial.png", make_grid([[a, b, res.image], [crop_a, b[60:360, 130:400], crop_out]],
+        save_small(HERE / "facial.png", make_grid([[a, b, res.image], [crop_a, b[60:360, 130:400], crop_out]],
                                                 cell=cell))
     if "feedforward" in only:
         from traingen.style.train import method_runner, procedural_style
@@ -106,11 +118,11 @@ def main() -> None:
             row, t0 = [coffee], time.perf_counter()
             for st in styles:
                 row.append(fn(coffee, st, seed=0).image)
-            record(log, f"{method} coffee x 3 styles", time.perf_counter() - t0, per_image=True, size=256)
+            record(log, f"{method} coffee x 3 styles", time.perf_counter() - t0, images=3, size=256)
             rows.append(row)
         if len(rows) > 1:
             rows[0][0] = coffee
-            save_png(HERE / "feedforward.png", make_grid(rows, cell=128))
+            save_small(HERE / "feedforward.png", make_grid(rows, cell=128))
     log_path.write_text(json.dumps(log, indent=2, sort_keys=True) + "\n")
 
 

@@ -71,7 +71,7 @@ def test_export_errors(tmp_path):
     assert res.exit_code == 2 and "different run" in res.output
     res = runner.invoke(app, ["export", "lfw25", str(out), "--split", "train", "--overwrite", "--json"])
     assert res.exit_code == 0 and json.loads(res.output)["total"] == 160
-    res = runner.invoke(app, ["export", "lfw25", str(tmp_path / "p"), "--format", "parquet"])
+    res = runner.invoke(app, ["export", "lfw25", str(tmp_path / "p"), "--format", "tfrecord"])
     assert res.exit_code == 2 and "unknown format" in res.output
     res = runner.invoke(app, ["export", "lfw25", str(tmp_path / "p"), "--split", "val"])
     assert res.exit_code == 2 and "unknown split" in res.output

@@ -155,7 +155,7 @@ def test_bad_builtin_addresses(spec, match):
 
 def test_parse_and_registry():
     assert parse_builtin("builtin:textures/brick@train") == ("textures", "brick", "train")
-    assert set(DATASETS.names()) == {"mnist5k", "digits", "lfw25", "textures", "photos"}
+    assert {"mnist5k", "digits", "lfw25", "textures", "photos"} <= set(DATASETS.names())
     with pytest.raises(RegistryError):
         DATASETS.get("cifar10")
 

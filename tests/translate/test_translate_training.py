@@ -114,3 +114,13 @@ def test_semantic_loss_needs_labels(tmp_path):
                                          "n_blocks": 1, "n_layers": 1, "semantic_weight": 1.0})
     with pytest.raises(ConfigError, match="labelled"):
         train_translation(cfg, tmp_path / "r", data=data)
+
+
+def test_l1_only_baseline_leaves_the_discriminator_untouched():
+    data = _data(True)
+    m = Pix2Pix(Pix2PixConfig(image_size=32, ngf=4, ndf=4, use_gan=False), generator=torch_generator(0, "init"))
+    before = {k: v.clone() for k, v in m.D.state_dict().items()}
+    logs = m.train_step({"A": data.A[:2], "B": data.B[:2]}, step=0, seed=0)
+    assert "d_loss" not in logs and logs["g_gan"] == 0.0
+    assert logs["g_loss"] == pytest.approx(100 * logs["g_l1"])
+    assert all(torch.equal(v, m.D.state_dict()[k]) for k, v in before.items())

@@ -189,6 +189,10 @@ class Compose:
         if seed is None:
             seed = splitmix64(self._seed_state ^ self._calls)  # = derive_seed(self.seed, call_index)
             self._calls += 1
+        if self._direct is not None and sample is None and len(targets) == 1:
+            out = self._direct_image(targets.get("image"), seed)
+            if out is not None:
+                return {"image": out}
         if isinstance(sample, Sample):
             if targets:
                 raise TargetError("pass either a Sample or keyword targets, not both", where="Compose",
@@ -202,6 +206,17 @@ class Compose:
             targets["image"] = sample
         out, _ = self.run(targets, seed, record=False)
         return out
+
+    def _direct_image(self, image: Any, seed: int) -> np.ndarray | None:
+        """The one step's direct kernel on a plain integer image (None: take the general path).
+
+        A float image goes the general way, whose check scans it for NaN.
+        """
+        if type(image) is np.ndarray and 1 < image.ndim < 4 and image.dtype in _INT_DTYPES and image.size:
+            t = self._direct
+            return t.apply_image(image, t.make_params(Rng(seed), *image.shape[:2]),
+                                 interpolation=self.interpolation, fill=self.fill)
+        return None
 
     def run(self, targets: dict[str, Any], seed: int, *, record: bool = True) -> tuple[dict[str, Any], list]:
         """Augment one sample's targets with ``Rng(seed)``; return ``(targets, params)``.

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from ..core.lazy import lazy_attributes
-from . import dem2relief, edges2photos, fonts2mnist, render_mask2rgb, stereo_depth  # noqa: F401  (register builtin datasets)
+from . import dem2relief, edges2photos, fonts2mnist, kitti, parquet, render_mask2rgb, stereo_depth  # noqa: F401  (register datasets and writers)
 from .builtin import DATASETS, BuiltinData, DatasetInfo, dataset_info, load_builtin, stratified_split
 from .cache import cache_dir
 from .coco import CocoSource, CocoWriter

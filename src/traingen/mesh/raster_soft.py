@@ -45,7 +45,6 @@ from .raster_common import (
     FaceSetup,
     RasterOutput,
     RasterSettings,
-    edge_distance2,
     edge_lines,
     enumerate_pairs,
     face_columns,
@@ -64,28 +63,31 @@ def soft_forward(setup: FaceSetup, faces: torch.Tensor, shade: torch.Tensor, att
     fi, px, py = enumerate_pairs(setup, W, H, radius_px)
     thr = settings.sigma * math.log(1.0 / settings.eps - 1.0)
     dtype = setup.uv.dtype
-    with torch.no_grad():  # cull on the detached geometry first: the graph only holds kept pairs
-        # Cheap superset first: the signed distance to each edge's line must be > −r (three affine
-        # functions per face, precomputed); then the exact test on the survivors.
+    with torch.no_grad():  # cull on the detached geometry first: the graph only holds near pairs
+        # A cheap superset of the cutoff disk: the signed distance to each edge's line must be > −r
+        # (three affine functions per face). The exact d² cutoff follows on the differentiable terms.
         lines = edge_lines(setup.uv.detach())
+        ln = lines.index_select(0, fi)
         x = px.to(dtype) + 0.5
         y = py.to(dtype) + 0.5
-        ln = lines[fi]
         dist = ln[:, :, 0] * x.unsqueeze(1) + ln[:, :, 1] * y.unsqueeze(1) + ln[:, :, 2]
-        near = torch.nonzero(dist.min(1).values > -radius_px).squeeze(1)
+        dmin = dist.min(1).values
+        near = torch.nonzero(dmin > -radius_px).squeeze(1)
         fi, px, py = fi[near], px[near], py[near]
-        uvp = setup.uv.detach()[fi]
-        p = torch.stack([px.to(dtype) + 0.5, py.to(dtype) + 0.5], dim=1)
-        inside = (dist[near] >= 0).all(1)
-        keep = inside | (edge_distance2(uvp, p) * (scale * scale) < thr)
-        keep = torch.nonzero(keep).squeeze(1)
-    fi, px, py, inside = fi[keep], px[keep], py[keep], inside[keep]
+        inside = dmin[near] >= 0
     d2, zp, wp = soft_pair_geometry(face_columns(setup), fi, px, py, inside)
     d2 = d2 * (scale * scale)
     with torch.no_grad():
+        keep = torch.nonzero(inside | (d2 < thr)).squeeze(1)
+    # index_select: its backward is index_add_, much cheaper on CPU than advanced indexing's index_put_.
+    fi, px, py, inside = fi[keep], px[keep], py[keep], inside[keep]
+    d2, zp, wp = d2.index_select(0, keep), zp.index_select(0, keep), wp.index_select(0, keep)
+    with torch.no_grad():
         ok = (zp > cams.near) & (zp < cams.far)
     if not bool(ok.all()):
-        fi, px, py, d2, inside, wp, zp = fi[ok], px[ok], py[ok], d2[ok], inside[ok], wp[ok], zp[ok]
+        ok = torch.nonzero(ok).squeeze(1)
+        fi, px, py, inside = fi[ok], px[ok], py[ok], inside[ok]
+        d2, wp, zp = d2.index_select(0, ok), wp.index_select(0, ok), zp.index_select(0, ok)
     pix = (fi // setup.n_faces) * (H * W) + py * W + px
 
     x = d2 / settings.sigma
@@ -109,7 +111,7 @@ def soft_forward(setup: FaceSetup, faces: torch.Tensor, shade: torch.Tensor, att
     alpha = 1.0 - torch.exp(miss)
 
     # Hard outputs from the inside pairs of the same list.
-    hp, hf, hz, hw = pix[inside], fi[inside], zp[inside], wp[inside]
+    hp, hf, hz, hw = pix[inside], fi[inside], zp.detach()[inside], wp.detach()[inside]
     win = zbuffer_select(hp, hz, hf, n_pix)
     out = scatter_hard(hp[win], hf[win], hz[win], hw[win], None, setup.n_faces, cams, settings, dtype)
     out.rgb = rgb.reshape(B, H, W, 3).permute(0, 3, 1, 2)

@@ -15,9 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..data.sources import Source
 
-class JobSource:
-    """The run's final set as a Source, read back from the job (works for every output format)."""
+
+class JobSource(Source):
+    """The run's final set as a Source, read back from the job (works for every output format).
+
+    With ``limit``, ``limit`` samples spread evenly over the whole set, so every part and class shows.
+    """
 
     def __init__(self, job: Any, limit: int | None = None):
         self.job = job
@@ -28,21 +33,9 @@ class JobSource:
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, i: int):
-        if not 0 <= int(i) < self.n:
-            raise IndexError(i)
-        # spread over the whole set so every part and class is represented
+    def _get(self, i: int):
         j = int(i) * self.job.total // self.n
         return self.job.samples(j, j + 1)[0]
-
-    def __iter__(self):
-        for i in range(self.n):
-            yield self[i]
-
-    def subset(self, indices):
-        from ..data.sources import SubsetSource
-
-        return SubsetSource(self, indices)
 
 
 def evaluate_run(recipe: Any, job: Any, out: Path) -> dict[str, Any]:

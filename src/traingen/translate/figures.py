@@ -1,7 +1,7 @@
 """Figures of the translation docs, made by code (``python -m traingen.translate.figures OUT_DIR [RUN ...]``).
 
 * ``translate-data.png``: rows of A | B from each embedded paired dataset (edges2photos, dem2relief,
-  stereo-depth2rgb) and font digits beside ``mnist5k`` digits (the unpaired fonts2mnist task).
+  stereo-depth2rgb, render-mask2rgb) and font digits beside ``mnist5k`` digits (the unpaired fonts2mnist task).
 * ``cyclegan-fonts2mnist.png`` (given CycleGAN runs): source font digits with their labels and the
   translations of each run below them.
 * ``pix2pix-<task>.png`` (given pix2pix runs): input, output and target rows on held-out pairs.
@@ -21,7 +21,7 @@ from ..report.grid import make_grid, save_png
 
 def data_figure(out: str | os.PathLike, *, per_row: int = 6) -> Path:
     rows = []
-    for name in ("edges2photos", "dem2relief", "stereo-depth2rgb"):
+    for name in ("edges2photos", "dem2relief", "stereo-depth2rgb", "render-mask2rgb"):
         src = open_source(f"builtin:{name}@train") if name != "stereo-depth2rgb" else open_source(f"builtin:{name}")
         step = max(1, len(src) // per_row)
         pairs = [split_pair(src[i * step].image) for i in range(per_row)]
@@ -29,7 +29,7 @@ def data_figure(out: str | os.PathLike, *, per_row: int = 6) -> Path:
     fonts, mnist = open_source("builtin:fonts2mnist@train"), open_source("builtin:mnist5k@train")
     rows.append([fonts[i].image for i in range(per_row)])
     rows.append([mnist[i * 401].image for i in range(per_row)])
-    return save_png(out, make_grid(rows, cell=64, pad=2))
+    return save_png(out, make_grid(rows, cell=56, pad=2))
 
 
 def cyclegan_figure(out: str | os.PathLike, runs: list[str], *, n: int = 10) -> Path:

@@ -167,3 +167,23 @@ def test_easy_filter_drops_small_and_truncated_boxes(gl):
     _, ann = _annotate(gl, draw, cat, AnnotateConfig(easy_filter=True, min_height=20.0))
     assert [f["object"] for f in ann.fields] == [1] and len(ann.dontcare) == 1
     assert (ann.boxes[:, 3] - ann.boxes[:, 1] > 20).all()
+
+
+def test_torch_dynamo_imports_after_rendering(tmp_path):
+    """Rendering first, then torch's lazy triton import (L-BFGS, torch._dynamo) must not crash the process."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "gl_then_dynamo.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from traingen.render.camera import Camera\n"
+        "from traingen.render.gl import render_mesh\n"
+        "v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], float)\n"
+        "out = render_mesh(v, np.array([[0, 1, 2]]), Camera.orbit(3, 30, 20, width=16, height=16))\n"
+        "assert out['instance_id'].max() == 1\n"
+        "import torch._dynamo  # noqa: F401\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stderr[-2000:]

@@ -7,16 +7,13 @@ the worker count or on which shards a previous run finished.
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..core.errors import TraingenError
-from ..core.parallel import run_local
 from ..core.seeding import derive_seed
+from ..data.shard_job import run_shard_job
 
 STEP = "augment"
 
@@ -154,7 +151,6 @@ def run_augment(
         AugmentResult with the paths and counts.
     """
     from .. import augment, data
-    from ..data.shards import plan_shards
 
     t0 = time.perf_counter()
     augment.from_dict(pipeline)  # validate before any work starts
@@ -170,30 +166,7 @@ def run_augment(
         shard_size=shard_size, total=total, classes=list(src.classes), source_len=len(src), items=n_src,
     )
     job._cache["source"] = src
-    out_path = Path(out)
-    fresh = not out_path.exists() or not any(out_path.iterdir())
-    writer = data.open_writer(fmt, out, classes=list(src.classes), config=job.config(), seed=seed,
-                              overwrite=overwrite)
-    job._cache["writer"] = writer
-    shards = plan_shards(total, shard_size)
-
-    def on_shard(_sid: int, rec: dict[str, Any]) -> None:
-        if progress is not None:
-            progress(int(rec.get("count", 0)))
-
-    try:
-        result = run_local(job, [s.id for s in shards], workers=workers, is_done=writer.is_done,
-                           on_shard=on_shard)
-        seconds = time.perf_counter() - t0
-        manifest = writer.finalize(
-            {"traingen": __version__, "workers": workers, "seconds": round(seconds, 3),
-             "shards_run": len(result.records), "shards_skipped": len(result.skipped)},
-            shards=shards,
-        )
-    except TraingenError:
-        # Bad input fails the same way on a rerun, so finished shards are no use: leave nothing behind
-        # in an OUT this run created. (A killed run keeps its finished shards and resumes.)
-        if fresh:
-            shutil.rmtree(out_path, ignore_errors=True)
-        raise
-    return AugmentResult(Path(out), Path(manifest), total, len(shards), len(result.skipped), seconds, fmt)
+    res = run_shard_job(job, out=out, fmt=fmt, classes=list(src.classes), config=job.config(), seed=seed,
+                        total=total, shard_size=shard_size, workers=workers, overwrite=overwrite,
+                        progress=progress, t0=t0)
+    return AugmentResult(Path(out), res.manifest, total, res.shards, res.skipped, res.seconds, fmt)

@@ -126,10 +126,30 @@ def _mat(m: np.ndarray) -> bytes:
     return np.ascontiguousarray(np.asarray(m, np.float32).T).tobytes()
 
 
+def preload_triton() -> None:
+    """Import triton (when installed) before Mesa's llvmpipe loads its LLVM.
+
+    Mesa's software rasterizer links the system LLVM; triton's extension bundles its own. Once an EGL
+    context exists, a later ``import triton`` -- which torch does lazily, e.g. on the first
+    ``torch.optim.LBFGS`` step through ``torch._dynamo`` -- crashes the process with a segmentation
+    fault. Loaded in the other order both coexist, so the renderer loads triton first (~0.3 s, once).
+    """
+    import importlib.util
+    import sys
+
+    if "triton" in sys.modules or importlib.util.find_spec("triton") is None:
+        return
+    try:
+        import triton  # noqa: F401
+    except Exception:  # noqa: BLE001 - a broken optional package must not stop rendering
+        pass
+
+
 def create_context():
     """A headless moderngl context on EGL; a clear TraingenError when EGL or Mesa is missing."""
     import moderngl
 
+    preload_triton()
     try:
         return moderngl.create_standalone_context(backend="egl")
     except Exception as e:  # noqa: BLE001 - glcontext raises plain Exceptions

@@ -20,7 +20,6 @@ References:
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import ConfigError, TraingenError
-from ..core.parallel import run_local
+from ..core.errors import ConfigError
 from ..core.seeding import derive_seed, numpy_rng
 from .scene import Catalogue, SceneConfig, load_scene, sample_scene, scene_from_dict
 
@@ -122,8 +120,7 @@ class RenderJob:
                 os.environ.setdefault("LP_NUM_THREADS", "1")  # before Mesa starts its threads
                 self._cache[what] = SceneRenderer(scene_from_dict(self.scene), self.seed)
             elif what == "writer":
-                from ..data import kitti as _kitti  # noqa: F401 - registers the kitti writer
-                from ..data import open_writer
+                from ..data import open_writer  # importing data registers the kitti writer
 
                 self._cache[what] = open_writer(self.fmt, self.out, classes=self.classes, config=self.config(),
                                                 seed=self.seed, prepare=False)
@@ -169,10 +166,7 @@ def run_render(out: str | Path, *, n: int, scene: str | Path | SceneConfig | Non
     Returns:
         RenderResult with the paths and counts.
     """
-    from .. import __version__
-    from ..data import kitti as _kitti  # noqa: F401 - registers the kitti writer
-    from ..data import open_writer
-    from ..data.shards import plan_shards
+    from ..data.shard_job import run_shard_job
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}; choose one of {list(FORMATS)}", field="format")
@@ -183,27 +177,10 @@ def run_render(out: str | Path, *, n: int, scene: str | Path | SceneConfig | Non
     Catalogue.build(cfg)  # fail early on bad meshes, before any process starts
     job = RenderJob(scene=cfg.to_dict(), out=str(out), fmt=fmt, seed=seed, shard_size=shard_size, total=n,
                     classes=cfg.classes)
-    out_path = Path(out)
-    fresh = not out_path.exists() or not any(out_path.iterdir())
-    writer = open_writer(fmt, out, classes=cfg.classes, config=job.config(), seed=seed, overwrite=overwrite)
-    job._cache["writer"] = writer
-    shards = plan_shards(n, shard_size)
-
-    def on_shard(_sid: int, rec: dict[str, Any]) -> None:
-        if progress is not None:
-            progress(int(rec.get("count", 0)))
-
     try:
-        result = run_local(job, [s.id for s in shards], workers=workers, is_done=writer.is_done, on_shard=on_shard)
-        seconds = time.perf_counter() - t0
-        manifest = writer.finalize({"traingen": __version__, "workers": workers, "seconds": round(seconds, 3),
-                                    "shards_run": len(result.records), "shards_skipped": len(result.skipped)},
-                                   shards=shards)
-    except TraingenError:
-        if fresh:
-            shutil.rmtree(out_path, ignore_errors=True)
-        raise
+        res = run_shard_job(job, out=out, fmt=fmt, classes=cfg.classes, config=job.config(), seed=seed, total=n,
+                            shard_size=shard_size, workers=workers, overwrite=overwrite, progress=progress, t0=t0)
     finally:
         if "renderer" in job._cache:
             job._cache.pop("renderer").close()
-    return RenderResult(out_path, Path(manifest), n, len(shards), len(result.skipped), seconds, fmt)
+    return RenderResult(Path(out), res.manifest, n, res.shards, res.skipped, res.seconds, fmt)

@@ -19,7 +19,6 @@ References:
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,10 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
-from ..core.errors import TraingenError
-from ..core.parallel import run_local
 from ..core.seeding import derive_seed
+from ..data.shard_job import run_shard_job
 
 STEP = "restyle"
 
@@ -162,7 +159,6 @@ def run_restyle(source: str, style: str, out: str | Path, *, method: str = "gaty
         progress: called with the number of samples finished after each shard.
     """
     from .. import data
-    from ..data.shards import plan_shards
     from .train import method_runner
 
     t0 = time.perf_counter()
@@ -178,25 +174,7 @@ def run_restyle(source: str, style: str, out: str | Path, *, method: str = "gaty
                      out=str(out), fmt=fmt, seed=seed, shard_size=shard_size, total=total,
                      classes=list(src.classes), source_len=len(src), size=size)
     job._cache.update(source=src, styles=styles, runner=runner)
-    out_path = Path(out)
-    fresh = not out_path.exists() or not any(out_path.iterdir())
-    writer = data.open_writer(fmt, out, classes=list(src.classes), config=job.job_config(), seed=seed,
-                              overwrite=overwrite)
-    job._cache["writer"] = writer
-    shards = plan_shards(total, shard_size)
-
-    def on_shard(_sid: int, rec: dict[str, Any]) -> None:
-        if progress is not None:
-            progress(int(rec.get("count", 0)))
-
-    try:
-        result = run_local(job, [s.id for s in shards], workers=workers, is_done=writer.is_done, on_shard=on_shard)
-        seconds = time.perf_counter() - t0
-        manifest = writer.finalize({"traingen": __version__, "workers": workers, "seconds": round(seconds, 3),
-                                    "shards_run": len(result.records), "shards_skipped": len(result.skipped)},
-                                   shards=shards)
-    except TraingenError:
-        if fresh:
-            shutil.rmtree(out_path, ignore_errors=True)
-        raise
-    return RestyleResult(out_path, Path(manifest), total, len(shards), len(result.skipped), seconds, fmt)
+    res = run_shard_job(job, out=out, fmt=fmt, classes=list(src.classes), config=job.job_config(), seed=seed,
+                        total=total, shard_size=shard_size, workers=workers, overwrite=overwrite,
+                        progress=progress, t0=t0)
+    return RestyleResult(Path(out), res.manifest, total, res.shards, res.skipped, res.seconds, fmt)

@@ -10,8 +10,6 @@ from traingen.mesh.builtin import load_mesh
 from traingen.mesh.raster import rasterize
 from traingen.render.camera import Camera
 
-pytest.importorskip("moderngl", reason="the [render] extra (moderngl) is not installed")
-
 
 @pytest.mark.parametrize(("spec", "size", "az", "el"), [("builtin:mesh/teapot", 128, 30.0, 25.0),
                                                          ("builtin:mesh/chair", 96, 210.0, 35.0)])

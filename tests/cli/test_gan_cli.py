@@ -10,12 +10,10 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-pytest.importorskip("torch")
-
-from traingen.cli import sample as sample_cli  # noqa: E402
-from traingen.cli import train as train_cli  # noqa: E402
-from traingen.core.errors import ConfigError, OutputError  # noqa: E402
-from traingen.recipes import recipe_path  # noqa: E402
+from traingen.cli import sample as sample_cli
+from traingen.cli import train as train_cli
+from traingen.core.errors import ConfigError, OutputError
+from traingen.recipes import recipe_path
 
 RECIPES = ["gan-cdcgan-mnist5k.yaml", "gan-sagan-mnist5k.yaml", "gan-biggan-mnist5k.yaml", "gan-cdcgan-lfw25.yaml"]
 

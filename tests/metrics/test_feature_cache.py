@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from traingen.core.errors import ConfigError, DataError
@@ -13,8 +14,6 @@ from traingen.data import open_source
 from traingen.features.base import FeatureExtractor
 from traingen.metrics import evaluate, fid, inception_score, kid
 from traingen.metrics.cache import FeatureCache, cached_features, data_hash
-
-torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.filterwarnings("ignore::traingen.metrics.MetricWarning")
 
@@ -121,7 +120,7 @@ def test_changed_folder_with_the_same_name_gives_new_features(tmp_path):
 
 def test_torch_fidelity_returns_stale_features_for_a_changed_folder(tmp_path):
     """What the content key fixes: torch-fidelity keys its cache by the name only (FACTS)."""
-    torch_fidelity = pytest.importorskip("torch_fidelity")
+    import torch_fidelity
     from torch_fidelity.feature_extractor_base import FeatureExtractorBase
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 

@@ -14,15 +14,13 @@ import math
 
 import numpy as np
 import pytest
+import torch
+import torch_fidelity
+import torchmetrics  # noqa: F401  (anchor: a dev dependency)
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
-torch = pytest.importorskip("torch")
-torch_fidelity = pytest.importorskip("torch_fidelity")
-pytest.importorskip("torchmetrics")
-
-from torch_fidelity.feature_extractor_base import FeatureExtractorBase  # noqa: E402
-from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor  # noqa: E402
-
-from traingen.metrics import fid, inception_score, kid, precision_recall  # noqa: E402
+from traingen.metrics import fid, inception_score, kid, precision_recall
 
 pytestmark = [pytest.mark.filterwarnings("ignore::traingen.metrics.MetricWarning"),
               pytest.mark.filterwarnings("ignore:Metric `.*` will save all extracted features:UserWarning")]

@@ -15,7 +15,16 @@ Example:
 from __future__ import annotations
 
 from ..core.lazy import lazy_attributes
-from . import dem2relief, edges2photos, fonts2mnist, kitti, parquet, render_mask2rgb, stereo_depth  # noqa: F401  (register datasets and writers)
+from . import (  # noqa: F401  (register datasets and writers)
+    dem2relief,
+    edges2photos,
+    fonts2mnist,
+    kitti,
+    parquet,
+    render_mask2rgb,
+    render_sketch2rgb,
+    stereo_depth,
+)
 from .builtin import DATASETS, BuiltinData, DatasetInfo, dataset_info, load_builtin, stratified_split
 from .cache import cache_dir
 from .coco import CocoSource, CocoWriter

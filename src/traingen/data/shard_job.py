@@ -1,7 +1,8 @@
 """Run a sharded job into a writer: the one driver behind ``augment``, ``render`` and ``style`` datasets.
 
 A job is a picklable callable ``job(shard_id) -> record`` (see :class:`traingen.core.parallel.ShardTask`)
-with a ``_cache`` dict; it writes its shard through ``job._cache["writer"]``. :func:`run_shard_job`
+with a ``_cache`` dict; it writes its shard through ``job._cache["writer"]``. :class:`ShardJob` is the
+base class of such jobs (the per-process cache, pickling without it, and the shard loop). :func:`run_shard_job`
 opens the writer, hands it to the job, runs the unfinished shards on :func:`~traingen.core.parallel.run_local`,
 finalizes the manifest and returns the counts. On bad input (a :class:`TraingenError`) it removes an
 OUT that this run created -- the same input fails the same way on a rerun, so finished shards are no
@@ -24,6 +25,54 @@ from typing import Any
 from ..core.errors import TraingenError
 from ..core.parallel import run_local
 from .shards import open_writer, plan_shards
+
+
+class ShardJob:
+    """Base of a sharded job: a dataclass with ``total``, ``shard_size``, a ``_cache`` field and ``sample(i)``.
+
+    Per-process objects (the opened source, a model, a GL renderer, the writer) live in ``_cache``; they
+    are made on first use by :meth:`_build` and are dropped when the job is pickled to a worker, which
+    rebuilds them once. A subclass declares ``_cache: dict = field(default_factory=dict, repr=False,
+    compare=False)`` (a dataclass field, so callers may pre-fill it) and overrides :meth:`_build` and
+    :meth:`sample`.
+
+    Example:
+        >>> @dataclass
+        ... class Copy(ShardJob):
+        ...     total: int
+        ...     shard_size: int
+        ...     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+        ...     def sample(self, index): return self._get("source")[index]
+    """
+
+    _cache: dict[str, Any]
+    total: int
+    shard_size: int
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"] = {}
+        return state
+
+    def _build(self, what: str) -> Any:
+        """Make the per-process object ``what`` (the writer is handed in by :func:`run_shard_job`)."""
+        raise KeyError(f"{type(self).__name__} cannot build {what!r}")
+
+    def _get(self, what: str) -> Any:
+        if what not in self._cache:
+            self._cache[what] = self._build(what)
+        return self._cache[what]
+
+    def sample(self, index: int) -> Any:
+        """Output sample ``index`` (a pure function of the job and the index)."""
+        raise NotImplementedError
+
+    def __call__(self, shard_id: int) -> dict[str, Any]:
+        start = shard_id * self.shard_size
+        stop = min(self.total, start + self.shard_size)
+        samples = [self.sample(i) for i in range(start, stop)]
+        rec = self._get("writer").write_shard(shard_id, samples, start=start)
+        return rec if isinstance(rec, dict) else {"count": len(samples)}
 
 
 @dataclass

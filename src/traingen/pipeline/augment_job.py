@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.seeding import derive_seed
-from ..data.shard_job import run_shard_job
+from ..data.shard_job import ShardJob, run_shard_job
 
 STEP = "augment"
 
@@ -29,7 +29,7 @@ def spread_indices(items: int, source_len: int) -> list[int]:
 
 
 @dataclass
-class AugmentJob:
+class AugmentJob(ShardJob):
     """A picklable shard task (see :func:`traingen.core.parallel.run_local`)."""
 
     source: str
@@ -45,24 +45,16 @@ class AugmentJob:
     items: int
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_cache"] = {}
-        return state
+    def _build(self, what: str) -> Any:
+        from .. import augment, data
 
-    def _get(self, what: str) -> Any:
-        if what not in self._cache:
-            from .. import augment, data
-
-            if what == "source":
-                self._cache[what] = data.open_source(self.source)
-            elif what == "pipe":
-                self._cache[what] = augment.from_dict(self.pipeline)
-            elif what == "writer":
-                self._cache[what] = data.open_writer(
-                    self.fmt, self.out, classes=self.classes, config=self.config(), seed=self.seed
-                )
-        return self._cache[what]
+        if what == "source":
+            return data.open_source(self.source)
+        if what == "pipe":
+            return augment.from_dict(self.pipeline)
+        if what == "writer":
+            return data.open_writer(self.fmt, self.out, classes=self.classes, config=self.config(), seed=self.seed)
+        return super()._build(what)
 
     def config(self) -> dict[str, Any]:
         """Everything that decides the bytes (goes into the manifest)."""
@@ -96,13 +88,6 @@ class AugmentJob:
         )
         out.meta = meta
         return out
-
-    def __call__(self, shard_id: int) -> dict[str, Any]:
-        start = shard_id * self.shard_size
-        stop = min(self.total, start + self.shard_size)
-        samples = [self.sample(i) for i in range(start, stop)]
-        rec = self._get("writer").write_shard(shard_id, samples, start=start)
-        return rec if isinstance(rec, dict) else {"count": len(samples)}
 
 
 @dataclass

@@ -297,7 +297,7 @@ def recipe_from_dict(data: dict[str, Any], *, lines: dict[str, int] | None = Non
         raise fail(f"expected a source address (builtin:NAME, a folder, a COCO json, shards), got {source!r}",
                    "source")
     for s in specs:
-        if s.input == "source" and STEPS.get(s.step).needs_input and source is None:
+        if s.input == "source" and STEPS.get(s.step).reads_input(step_config(s.step, s.config)) and source is None:
             raise fail(f"step {s.step!r} reads the source, but the recipe has no 'source:'", "source")
     mix = data.get("mix") or {}
     if not isinstance(mix, dict):

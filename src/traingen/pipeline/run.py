@@ -109,8 +109,8 @@ class RunJob:
         built: dict[str, Any] = {"source": open_source(rec.source) if rec.source else None}
         for spec in rec.steps:
             inp = built["source"] if spec.input == "source" else _StepInput(built[spec.input], self.counts[spec.input])
-            cls = STEPS.get(spec.step)
-            built[spec.step] = cls(step_config(spec.step, spec.config), input=inp if cls.needs_input else None,
+            cls, cfg = STEPS.get(spec.step), step_config(spec.step, spec.config)
+            built[spec.step] = cls(cfg, input=inp if cls.reads_input(cfg) else None,
                                    seed=derive_seed(rec.seed, spec.key))
         self._built.update(built, _ready=True)
         return self._built
@@ -252,7 +252,8 @@ def prepare(recipe: Any, out: str | os.PathLike, *, workers: int | None = None, 
                 raise ConfigError(f"step {spec.step!r} reads {spec.input!r}, which makes no samples",
                                   field=f"mix.{spec.input}")
             inp = src if spec.input == "source" else _StepInput(built[spec.input], counts[spec.input])
-            step = cls(cfg, input=inp if cls.needs_input else None, seed=derive_seed(rec.seed, spec.key))
+            reads = cls.reads_input(cfg)
+            step = cls(cfg, input=inp if reads else None, seed=derive_seed(rec.seed, spec.key))
             mix = rec.mix.get(spec.step)
             if mix is None:
                 n = step.default_count()
@@ -267,10 +268,10 @@ def prepare(recipe: Any, out: str | os.PathLike, *, workers: int | None = None, 
             raise with_line(ConfigError(e.message, field=fld), rec.lines, where=where) from None
         built[spec.step] = step
         counts[spec.step] = n
-        targets[spec.step] = (targets.get(spec.input, set()) if cls.needs_input else set()) | set(cls.produces)
+        targets[spec.step] = (targets.get(spec.input, set()) if reads else set()) | set(cls.produces)
     fmt = rec.output.format
     for what, have in targets.items():
-        if what == "source" and not rec.include_source and not any(s.input == "source" and STEPS.get(s.step).needs_input
+        if what == "source" and not rec.include_source and not any(s.input == "source" and built[s.step].input is not None
                                                                    for s in rec.steps):
             continue
         missing = sorted(have - FORMAT_TARGETS[fmt])

@@ -65,11 +65,16 @@ class Step:
     show_pairs: ClassVar[bool] = True
 
     def __init__(self, config: Any, *, input: Any = None, seed: int = 0):
-        if self.needs_input and input is None:
+        if self.reads_input(config) and input is None:
             raise ConfigError(f"step {self.name!r} needs an input (the source or an earlier step)", field="input")
         self.config = config
         self.input = input
         self.seed = int(seed)
+
+    @classmethod
+    def reads_input(cls, config: Any) -> bool:
+        """Whether a step with ``config`` reads an input (``needs_input`` unless a mode decides it)."""
+        return cls.needs_input
 
     @property
     def classes(self) -> list[str]:
@@ -468,3 +473,8 @@ class StyleStep(Step):
                                "input_index": j}}
             out.append(original.replace(image=match_image(res.image, original.image), meta=meta))
         return out
+
+
+# -- steps in their own modules (imported here so that STEPS lists them) ---------------------------
+
+from . import steps_texture, steps_translate  # noqa: E402,F401

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..core.errors import ConfigError
 from ..core.seeding import derive_seed, numpy_rng
+from ..data.shard_job import ShardJob
 from .scene import Catalogue, SceneConfig, load_scene, sample_scene, scene_from_dict
 
 STEP = "render"
@@ -92,7 +93,7 @@ class SceneRenderer:
 
 
 @dataclass
-class RenderJob:
+class RenderJob(ShardJob):
     """A picklable shard task (see :func:`traingen.core.parallel.run_local`)."""
 
     scene: dict[str, Any]
@@ -104,35 +105,24 @@ class RenderJob:
     classes: list[str]
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_cache"] = {}
-        return state
-
     def config(self) -> dict[str, Any]:
         """Everything that decides the bytes (goes into the manifest)."""
         return {"step": STEP, "scene": self.scene, "shard_size": self.shard_size, "total": self.total,
                 "format": self.fmt}
 
-    def _get(self, what: str) -> Any:
-        if what not in self._cache:
-            if what == "renderer":
-                os.environ.setdefault("LP_NUM_THREADS", "1")  # before Mesa starts its threads
-                self._cache[what] = SceneRenderer(scene_from_dict(self.scene), self.seed)
-            elif what == "writer":
-                from ..data import open_writer  # importing data registers the kitti writer
+    def _build(self, what: str) -> Any:
+        if what == "renderer":
+            os.environ.setdefault("LP_NUM_THREADS", "1")  # before Mesa starts its threads
+            return SceneRenderer(scene_from_dict(self.scene), self.seed)
+        if what == "writer":
+            from ..data import open_writer  # importing data registers the kitti writer
 
-                self._cache[what] = open_writer(self.fmt, self.out, classes=self.classes, config=self.config(),
-                                                seed=self.seed, prepare=False)
-        return self._cache[what]
+            return open_writer(self.fmt, self.out, classes=self.classes, config=self.config(), seed=self.seed,
+                               prepare=False)
+        return super()._build(what)
 
-    def __call__(self, shard_id: int) -> dict[str, Any]:
-        start = shard_id * self.shard_size
-        stop = min(self.total, start + self.shard_size)
-        renderer = self._get("renderer")
-        samples = [renderer.sample(i) for i in range(start, stop)]
-        rec = self._get("writer").write_shard(shard_id, samples, start=start)
-        return rec if isinstance(rec, dict) else {"count": len(samples)}
+    def sample(self, index: int) -> Any:
+        return self._get("renderer").sample(index)
 
 
 @dataclass

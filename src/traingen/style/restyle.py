@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..core.seeding import derive_seed
-from ..data.shard_job import run_shard_job
+from ..data.shard_job import ShardJob, run_shard_job
 
 STEP = "restyle"
 
@@ -56,7 +56,7 @@ def match_image(out: np.ndarray, like: Any) -> np.ndarray:
 
 
 @dataclass
-class RestyleJob:
+class RestyleJob(ShardJob):
     """A picklable shard task: restyle items ``[shard * shard_size, ...)`` of ``source``."""
 
     source: str
@@ -74,27 +74,20 @@ class RestyleJob:
     size: int | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_cache"] = {}
-        return state
+    def _build(self, what: str) -> Any:
+        from .. import data
+        from .train import method_runner
 
-    def _get(self, what: str) -> Any:
-        if what not in self._cache:
-            from .. import data
-            from .train import method_runner
-
-            if what == "source":
-                self._cache[what] = data.open_source(self.source)
-            elif what == "styles":
-                self._cache[what] = data.open_source(self.style)
-            elif what == "runner":
-                self._cache[what] = method_runner(self.method, checkpoint=self.checkpoint, config=self.config,
-                                                  size=self.size)
-            elif what == "writer":
-                self._cache[what] = data.open_writer(self.fmt, self.out, classes=self.classes,
-                                                     config=self.job_config(), seed=self.seed)
-        return self._cache[what]
+        if what == "source":
+            return data.open_source(self.source)
+        if what == "styles":
+            return data.open_source(self.style)
+        if what == "runner":
+            return method_runner(self.method, checkpoint=self.checkpoint, config=self.config, size=self.size)
+        if what == "writer":
+            return data.open_writer(self.fmt, self.out, classes=self.classes, config=self.job_config(),
+                                    seed=self.seed)
+        return super()._build(what)
 
     def job_config(self) -> dict[str, Any]:
         """Everything that decides the bytes (goes into the manifest)."""
@@ -120,13 +113,6 @@ class RestyleJob:
                     params={"method": self.method, "style": self.style,
                             "style_key": style.meta.get("key", str(style_index))})
         return original.replace(image=match_image(res.image, original.image), meta=meta)
-
-    def __call__(self, shard_id: int) -> dict[str, Any]:
-        start = shard_id * self.shard_size
-        stop = min(self.total, start + self.shard_size)
-        samples = [self.sample(i) for i in range(start, stop)]
-        rec = self._get("writer").write_shard(shard_id, samples, start=start)
-        return rec if isinstance(rec, dict) else {"count": len(samples)}
 
 
 @dataclass

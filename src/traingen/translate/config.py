@@ -26,7 +26,7 @@ from typing import Any
 from ..core.config import dump_yaml, from_dict, load_yaml, to_dict
 from ..core.errors import ConfigError
 
-MODELS = ("pix2pix", "cyclegan")
+MODELS = ("pix2pix", "cyclegan", "texturegan")
 
 
 @dataclass
@@ -96,6 +96,10 @@ def model_class(name: str) -> type:
         from .cyclegan import CycleGAN
 
         return CycleGAN
+    if name == "texturegan":
+        from .texturegan import TextureGAN
+
+        return TextureGAN
     raise ConfigError(f"expected one of {list(MODELS)}, got {name!r}", field="model")
 
 

@@ -73,6 +73,10 @@ def load_translation_data(cfg: TranslateTrainConfig) -> TranslationData:
     from ..data.paired import open_paired, split_pair
     from ..data.unpaired import open_unpaired
 
+    if cfg.model == "texturegan":
+        from .texturegan_data import load_texturegan_data
+
+        return load_texturegan_data(cfg)
     mc = resolve_model_config(cfg)
     size = mc.image_size
     if cfg.model == "pix2pix":

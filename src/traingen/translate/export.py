@@ -89,6 +89,11 @@ def translate_dataset(run: str | os.PathLike, src: str, out: str | os.PathLike, 
 
     t0 = time.perf_counter()
     cfg, model, ckpt = load_run(run, device=device)
+    if cfg.model == "texturegan":  # sketch|target pairs in, textures pasted from the run's export_bank
+        from .texturegan_data import translate_texturegan
+
+        return translate_texturegan(cfg, model, ckpt, src, out, fmt=fmt, seed=seed, pairs=pairs, shard_size=shard_size,
+                                    overwrite=overwrite, device=device, limit=limit, t0=t0)
     G = model.generator(direction)
     mc = model.config
     c_in, c_out = ((mc.in_channels, mc.out_channels) if cfg.model == "pix2pix" else

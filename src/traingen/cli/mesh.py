@@ -9,6 +9,7 @@ import typer
 
 from ..core.errors import TraingenError
 from .common import Device, Json, Quiet, Seed, emit, fail
+from .mesh_style import register as register_style
 
 app = typer.Typer(help="3D meshes: list the embedded ones (procedural families, the Utah teapot).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -55,6 +56,7 @@ def info_cmd(
 reconstruct_app = typer.Typer(help="Mesh reconstruction through the differentiable rasterizer.",
                               no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(reconstruct_app, name="reconstruct")
+register_style(app, reconstruct_app)  # mesh style, reconstruct train|predict (cli/mesh_style.py)
 
 
 @reconstruct_app.command("fit")

@@ -65,7 +65,7 @@ class StyleConfig:
     weights: str | None = None
     backbone_seed: int = 0
     lr_texture: float = 0.1
-    lr_vertices: float = 0.005
+    lr_vertices: float = 0.001
     lambda_style: float = 1.0
     lambda_content: float = 1.0
     lambda_tv: float = 0.01

@@ -7,6 +7,8 @@
 - :class:`Mesh`, :func:`check_mesh` — :mod:`traingen.mesh.mesh`.
 - :func:`load_mesh` (a file or ``builtin:mesh/NAME``), :func:`save_mesh` — :mod:`traingen.mesh.io`,
   :mod:`traingen.mesh.builtin`.
+- :func:`stylize` / :func:`dream` (2D->3D style transfer, 3D DeepDream), :func:`recover_camera`,
+  :mod:`traingen.mesh.recon_net` (Kato's single-image network) — ``docs/mesh/style.md``, ``reconstruct.md``.
 - Procedural part-labelled families and the Utah teapot — :mod:`traingen.mesh.procedural`,
   :mod:`traingen.mesh.teapot`.
 
@@ -30,9 +32,15 @@ _LAZY = {
     "builtin_names": ".builtin",
     "save_mesh": ".io",
     "read_mesh": ".io",
+    "stylize": ".style",
+    "StyleConfig": ".style",
+    "dream": ".dream",
+    "DreamConfig": ".dream",
+    "recover_camera": ".camera_fit",
 }
 _SUBMODULES = ("raster", "raster_common", "raster_soft", "raster_hard", "raster_nmr", "raster_attributes",
-               "mesh", "io", "builtin", "procedural", "teapot", "fit")
+               "mesh", "io", "builtin", "procedural", "teapot", "fit",
+               "style", "dream", "camera_fit", "recon_net")
 
 __all__ = list(_LAZY)
 

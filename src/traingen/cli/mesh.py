@@ -10,6 +10,7 @@ import typer
 from ..core.errors import TraingenError
 from .common import Device, Json, Quiet, Seed, emit, fail
 from .mesh_style import register as register_style
+from .mesh_transfer import register as register_transfer
 
 app = typer.Typer(help="3D meshes: list the embedded ones (procedural families, the Utah teapot).",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -57,6 +58,7 @@ reconstruct_app = typer.Typer(help="Mesh reconstruction through the differentiab
                               no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(reconstruct_app, name="reconstruct")
 register_style(app, reconstruct_app)  # mesh style, reconstruct train|predict (cli/mesh_style.py)
+register_transfer(app)  # mesh texture-transfer (cli/mesh_transfer.py)
 
 
 @reconstruct_app.command("fit")

@@ -136,6 +136,16 @@ def test_webdataset_output_reads_back(tmp_path):
     assert len(src) == 4 and src.classes == ["car", "chair", "mug"]
     s = src[1]
     assert s.image.shape == (48, 64, 3) and s.instance_mask is not None
+    # the depth plane: millimetres in <key>.depth.png, back in metres, against the renderer's float depth
+    r = SceneRenderer(small_scene(), seed=0)
+    try:
+        want = r.sample(1).meta["depth"]
+    finally:
+        r.close()
+    got = s.meta["depth"]
+    assert got.shape == (48, 64) and got.dtype == np.float32 and (want > 0).any()
+    assert np.abs(got - want).max() <= 0.0005 + 1e-6
+    assert ((got == 0) == (want < 0.0005)).all()
 
 
 def test_bad_mesh_in_scene_fails_before_writing(tmp_path):

@@ -4,8 +4,9 @@ Writing (format ``webdataset``): ``OUT/shard-%06d.tar`` (one per shard id) throu
 package's ``TarWriter`` with ``mtime=0`` and fixed owner and mode, so the same samples always give the
 same bytes. Members per sample: ``<key>.png`` (``.npy`` for images PNG can't hold), ``<key>.cls``
 (the integer label as text, when there is one), ``<key>.json`` (label, boxes, box_labels, keypoints,
-provenance), and ``<key>.mask.png`` / ``<key>.instances.png`` (16-bit where needed) when the sample has
-those maps. A shard is written to a temporary name and renamed when complete.
+provenance), ``<key>.mask.png`` / ``<key>.instances.png`` (16-bit where needed) when the sample has
+those maps, and ``<key>.depth.png`` (uint16 millimetres, as COCO's ``depth/`` plane; read back as
+``meta["depth"]`` in metres) when its meta holds a ``depth`` map in metres (the renderer's). A shard is written to a temporary name and renamed when complete.
 
 Reading: a brace pattern (``data/shard-{000000..000003}.tar``), a glob, one ``.tar`` or a folder of
 ``.tar`` files; members are grouped by WebDataset's rule (key = the name up to the first dot of the
@@ -166,6 +167,9 @@ def _decode_sample(raw: dict[str, bytes], where: str, name: str, key: str, read_
         sample.mask = decode_image(raw["mask.png"], where=f"{where}.mask.png", keep_uint16=True)
     if "instances.png" in raw:
         sample.instance_mask = decode_image(raw["instances.png"], where=f"{where}.instances.png", keep_uint16=True)
+    if "depth.png" in raw:
+        mm = decode_image(raw["depth.png"], where=f"{where}.depth.png", keep_uint16=True)
+        sample.meta["depth"] = mm.astype(np.float32) / np.float32(1000.0)
     return sample
 
 
@@ -206,6 +210,10 @@ class WebDatasetWriter(ShardWriter):
                     obj["mask.png"] = _map_png(sample.mask, where, "mask")
                 if sample.instance_mask is not None:
                     obj["instances.png"] = _map_png(sample.instance_mask, where, "instance_mask")
+                depth = (sample.meta or {}).get("depth")
+                if depth is not None:  # metres -> uint16 millimetres, as the COCO writer's depth plane
+                    mm = np.clip(np.rint(np.asarray(depth, np.float64) * 1000.0), 0, 65535).astype(np.uint16)
+                    obj["depth.png"] = encode_png(mm, level=self.png_level, where=where)
                 tw.write(obj)
         data = buf.getvalue()
         atomic_write_bytes(self.tar_path(shard_id), data)

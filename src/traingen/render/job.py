@@ -42,15 +42,16 @@ class SceneRenderer:
     Args:
         cfg: the scene config.
         seed: run seed (texture pools and every image's scene derive from it).
+        preload: see :class:`~traingen.render.gl.GLRenderer`.
     """
 
-    def __init__(self, cfg: SceneConfig, seed: int = 0):
+    def __init__(self, cfg: SceneConfig, seed: int = 0, *, preload: bool = True):
         from .gl import GLRenderer
         from .textures import texture_pool
 
         self.cfg, self.seed = cfg, int(seed)
         self.catalogue = Catalogue.build(cfg)
-        self.gl = GLRenderer(cfg.width, cfg.height, guard=cfg.annotate.guard)
+        self.gl = GLRenderer(cfg.width, cfg.height, guard=cfg.annotate.guard, preload=preload)
         for key, mesh in self.catalogue.meshes.items():
             self.gl.add_mesh(key, mesh)
         tc, bc = cfg.textures, cfg.background
@@ -112,8 +113,13 @@ class RenderJob(ShardJob):
 
     def _build(self, what: str) -> Any:
         if what == "renderer":
+            import multiprocessing
+
             os.environ.setdefault("LP_NUM_THREADS", "1")  # before Mesa starts its threads
-            return SceneRenderer(scene_from_dict(self.scene), self.seed)
+            # A spawned worker only renders and writes: without torch (the webdataset writer imports it)
+            # nothing can import triton after the context exists, so it skips the preload.
+            worker = multiprocessing.parent_process() is not None and self.fmt != "webdataset"
+            return SceneRenderer(scene_from_dict(self.scene), self.seed, preload=not worker)
         if what == "writer":
             from ..data import open_writer  # importing data registers the kitti writer
 

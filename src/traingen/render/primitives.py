@@ -271,9 +271,20 @@ DISTRACTOR_TYPES: dict[str, Callable[[], MeshData]] = {
 BUILTIN_CLASSES: dict[str, Callable[[], MeshData]] = {"car": car, "chair": chair, "mug": mug}
 
 
-def ground_plane(half: float = 50.0, tiles: float = 10.0) -> MeshData:
-    """A square at z = 0 with UVs repeating ``tiles`` times (the texture wraps)."""
-    v = np.array([[-half, -half, 0], [half, -half, 0], [half, half, 0], [-half, half, 0]], float)
-    uv = np.array([[0, 0], [tiles, 0], [tiles, tiles], [0, tiles]], float)
-    n = np.tile([0.0, 0.0, 1.0], (4, 1))
-    return _finish(v, n, uv, np.array([[0, 1, 2], [0, 2, 3]]))
+def ground_plane(half: float = 50.0, tiles: float = 10.0, cells: int = 48) -> MeshData:
+    """A square at z = 0 with UVs repeating ``tiles`` times (the texture wraps).
+
+    The square is a ``cells`` × ``cells`` grid, finest near the origin (spacing grows quadratically, ~0.09 m
+    at the centre for the defaults) so that per-vertex (Gouraud) lighting resolves point lights placed
+    among the objects.
+    """
+    t = np.linspace(-1.0, 1.0, cells + 1)
+    x = half * np.sign(t) * t * t
+    gx, gy = np.meshgrid(x, x, indexing="xy")
+    v = np.stack([gx.ravel(), gy.ravel(), np.zeros(gx.size)], 1)
+    uv = (v[:, :2] + half) * (tiles / (2 * half))
+    n = np.tile([0.0, 0.0, 1.0], (len(v), 1))
+    i = np.arange(cells)
+    a = (i[:, None] * (cells + 1) + i[None, :]).ravel()  # lower-left corner of each cell
+    f = np.concatenate([np.stack([a, a + 1, a + cells + 2], 1), np.stack([a, a + cells + 2, a + cells + 1], 1)])
+    return _finish(v, n, uv, f)

@@ -166,3 +166,16 @@ def test_config_checks_and_recipe(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_experiment(bad)
     assert str(bad) in str(err.value) and "labeled" in str(err.value)
+
+
+def test_supervised_only_noise_does_not_depend_on_the_global_rng():
+    mc = {"image_size": 8, "channels": 1, "num_classes": 10, "g_hidden": [8], "d_hidden": [16, 8],
+          "semi_supervised": True, "feature_matching": True, "loss": "non-saturating"}
+    cfg, _ = load_experiment(tiny(model="improved-gan-mlp", model_config=mc, steps=3))
+    torch.manual_seed(1)
+    a = train_supervised_only(cfg).D.state_dict()
+    torch.manual_seed(2)
+    b = train_supervised_only(cfg).D.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    c = train_supervised_only(dataclasses.replace(cfg, seed=5)).D.state_dict()
+    assert not all(torch.equal(a[k], c[k]) for k in a)  # the noise layers are active: the seed matters

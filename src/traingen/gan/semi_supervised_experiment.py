@@ -51,7 +51,7 @@ import torch.nn.functional as F
 
 from ..core.config import from_dict, load_yaml, to_dict
 from ..core.errors import ConfigError
-from ..core.seeding import torch_generator
+from ..core.seeding import derive_seed, torch_generator
 from .techniques.semi_supervised import classify
 from .train_config import TrainConfig, build_model, resolved, train_config_from_dict
 from .trainer import batch_indices, load_real_data, split_labelled, train
@@ -173,6 +173,8 @@ def train_supervised_only(cfg: TrainConfig, *, progress: Callable[[int, int], An
     model.train()
     total = cfg.steps * cfg.d_steps
     with torch.random.fork_rng(devices=[]):
+        # the noise layers draw from torch's global generator: seed it, so the arm is a function of cfg
+        torch.manual_seed(derive_seed(cfg.seed, "gan", "supervised-noise") % 2**63)
         for t in range(total):
             idx = batch_indices(labelled, cfg.batch_size, seed=cfg.seed, draw=t, key="data")
             logits = model.D(data.images[idx], None)["logits"]

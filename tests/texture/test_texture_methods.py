@@ -128,3 +128,20 @@ def test_bad_inputs_raise_clear_errors(brick):
         synthesize("gatys", np.zeros((8, 8, 8)), size=16, steps=1)
     with pytest.raises(ConfigError, match="multiple"):
         synthesize("multiscale", brick, size=36, levels=4)
+
+
+def test_expansion_compared_with_bilinear_and_quilting(brick):
+    import cv2
+    import torch
+
+    from traingen.texture.expansion import build_generator, compare_with_baselines, init_weights
+
+    g = build_generator(1, 4, 1)
+    init_weights(g, torch.Generator().manual_seed(0))
+    out = compare_with_baselines(brick, 24, g, seed=0)
+    assert set(out) == {"input", "bilinear", "quilting", "expansion"}
+    crop = brick[36:60, 36:60]
+    assert np.array_equal(out["input"], crop)
+    ref = cv2.resize(crop, (48, 48), interpolation=cv2.INTER_LINEAR)  # independent bilinear (half-pixel)
+    assert np.abs(out["bilinear"].astype(int) - ref.astype(int)).max() <= 1
+    assert out["quilting"].shape == out["expansion"].shape == (48, 48)

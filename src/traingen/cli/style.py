@@ -11,16 +11,13 @@ dataset run draws one of its items per sample).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from .common import Device, Json, Quiet, Seed, Workers, emit, progress, resolve_device
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from .texture import IMAGE_SUFFIXES, method_options, write_atomic
 
 
 def _load(addr: str, what: str) -> tuple[Any, Any, int]:
@@ -43,30 +40,6 @@ def _load(addr: str, what: str) -> tuple[Any, Any, int]:
         raise DataError(f"the {what} source holds no image", where=addr, field=what)
     first = src[0]
     return first.image, first.mask, len(src)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _method_config(method: str, config: Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
-    from ..core.config import load_yaml
-
-    cfg: dict[str, Any] = {}
-    if config is not None:
-        cfg = dict(load_yaml(config))
-        cfg.pop("version", None)
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
-    return cfg
 
 
 def style_cmd(
@@ -105,7 +78,7 @@ def style_cmd(
         if given:
             raise typer.BadParameter(f"{', '.join(given)} apply to optimisation methods, not {method}")
         overrides = {}
-    cfg = _method_config(method, config, overrides)
+    cfg = method_options(config, overrides)
     c_img, c_mask, n_items = _load(content, "content") if not (fmt or _is_multi(content)) else (None, None, 2)
     if n_items > 1 or fmt:
         from ..data import open_source
@@ -155,12 +128,12 @@ def _single(c_img, c_mask, content, style, out, method, cfg, checkpoint, size, c
         kwargs = {"content_mask": c_mask, "style_mask": s_mask}
     res = runner(c_img, s_img, seed=seed, **kwargs)
     png = out if out.suffix.lower() == ".png" else out / "stylized.png"
-    _write_atomic(png, encode_png(res.image))
+    write_atomic(png, encode_png(res.image))
     info = {"out": str(png), "method": method, "content": content, "style": style, "seed": seed,
             "seconds": round(res.seconds, 3), "losses": [round(v, 6) for v in res.losses],
             "size": list(res.image.shape[:2]), **{k: v for k, v in res.info.items() if k != "config"},
             "config": res.info.get("config", cfg)}
-    _write_atomic(png.with_name(png.stem + ".json") if png.name != "stylized.png" else png.parent / "result.json",
+    write_atomic(png.with_name(png.stem + ".json") if png.name != "stylized.png" else png.parent / "result.json",
                   json.dumps(info, indent=2, sort_keys=True, default=str).encode())
     emit(info, as_json=as_json, quiet=quiet, human=f"wrote {png} ({res.seconds:.1f} s, {method})")
 

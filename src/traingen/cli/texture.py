@@ -44,7 +44,9 @@ def load_images(addr: str, *, what: str, first_only: bool = False, item: int = 0
     return [src[i].image for i in range(len(src))]
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace`` (never half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -54,6 +56,21 @@ def _write_atomic(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def method_options(config: Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """A method's settings: the YAML ``config`` (``version: 1``, dropped) updated by the options given (not None).
+
+    Shared by ``traingen texture`` and ``traingen style``.
+    """
+    from ..core.config import load_yaml
+
+    opts: dict[str, Any] = {}
+    if config is not None:
+        opts = dict(load_yaml(config))
+        opts.pop("version", None)
+    opts.update({k: v for k, v in overrides.items() if v is not None})
+    return opts
 
 
 def texture_cmd(
@@ -75,7 +92,7 @@ def texture_cmd(
     quiet: Quiet = False,
 ) -> None:
     """Synthesise N textures like the exemplar SRC with --method into OUT."""
-    from ..core.config import load_yaml, to_dict
+    from ..core.config import to_dict
     from ..core.errors import OutputError
     from ..core.seeding import derive_seed
     from ..data.imageio import encode_png
@@ -83,12 +100,7 @@ def texture_cmd(
 
     dev = resolve_device(device)
     m = get_method(method)
-    opts: dict[str, Any] = {}
-    if config is not None:
-        opts = dict(load_yaml(config))
-        opts.pop("version", None)
-    opts.update({k: v for k, v in {"size": size, "steps": steps, "backbone": backbone, "weights": weights}.items()
-                 if v is not None})
+    opts = method_options(config, {"size": size, "steps": steps, "backbone": backbone, "weights": weights})
     if method == "quilting" and (backbone or weights):
         raise typer.BadParameter("--backbone/--weights do not apply to quilting")
     cfg = build_config(method, opts)
@@ -109,13 +121,13 @@ def texture_cmd(
                 last[0] = step
 
             res = m.run(exemplar, cfg, seed=s, device=dev, progress=hook)
-            _write_atomic(out / name, encode_png(res.image, where=str(out / name)))
+            write_atomic(out / name, encode_png(res.image, where=str(out / name)))
             records.append({"file": name, "seed": s, "seconds": round(res.seconds, 3), "losses": res.losses,
                             "info": {k: v for k, v in res.info.items() if k != "config"}})
     result = {"method": method, "source": src, "item": item, "config": to_dict(cfg), "seed": seed, "n": n,
               "device": dev, "workers": 1, "textures": records,
               "seconds": round(sum(r["seconds"] for r in records), 3)}
-    _write_atomic(out / "result.json", json.dumps(result, indent=1, default=str).encode())
+    write_atomic(out / "result.json", json.dumps(result, indent=1, default=str).encode())
     brief = {k: v for k, v in result.items() if k != "textures"}
     brief["files"] = [str(out / nm) for nm in names]
     emit(brief, as_json=as_json, quiet=quiet,

@@ -204,16 +204,8 @@ class Pix2Pix:
 
         The networks' training flags are restored afterwards.
         """
-        G = self.generator(direction)
         ev = self.config.eval_mode if eval_mode is None else eval_mode
-        was = G.training
-        G.train(not ev)
-        try:
-            # Train-mode BatchNorm must not move the running statistics during inference.
-            with _frozen_bn_stats(G):
-                return G(a)
-        finally:
-            G.train(was)
+        return run_generator(self.generator(direction), a, eval_mode=ev)
 
 
 class _frozen_bn_stats:
@@ -232,3 +224,16 @@ class _frozen_bn_stats:
     def __exit__(self, *exc: Any) -> None:
         for m, mom in zip(self.layers, self.saved, strict=True):
             m.momentum = mom
+
+
+@torch.no_grad()
+def run_generator(G: torch.nn.Module, x: torch.Tensor, *, eval_mode: bool) -> torch.Tensor:
+    """``G(x)`` in eval mode, or in train mode (dropout, batch statistics) without moving BatchNorm's
+    running statistics; G's training flag is restored afterwards (pix2pix and TextureGAN inference)."""
+    was = G.training
+    G.train(not eval_mode)
+    try:
+        with _frozen_bn_stats(G):
+            return G(x)
+    finally:
+        G.train(was)

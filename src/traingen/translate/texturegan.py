@@ -448,17 +448,10 @@ class TextureGAN:
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: str = "AtoB", *, eval_mode: bool | None = None) -> torch.Tensor:
         """``G(x)`` (normalised Lab) for 5-channel inputs; the training flag is restored afterwards."""
-        G = self.generator(direction)
-        ev = self.config.eval_mode if eval_mode is None else eval_mode
-        was = G.training
-        G.train(not ev)
-        try:
-            from .pix2pix import _frozen_bn_stats
+        from .pix2pix import run_generator
 
-            with _frozen_bn_stats(G):
-                return G(x)
-        finally:
-            G.train(was)
+        ev = self.config.eval_mode if eval_mode is None else eval_mode
+        return run_generator(self.generator(direction), x, eval_mode=ev)
 
     def to_rgb(self, y: torch.Tensor) -> torch.Tensor:
         """Generator output (normalised Lab) -> RGB in [0, 1]."""

@@ -155,5 +155,16 @@ def check_version(data: dict[str, Any], *, where: str | None) -> int:
     return v
 
 
+def require_at_least_one(obj: Any, names: tuple[str, ...] | list[str]) -> None:
+    """Raise :class:`ConfigError` (``field`` = the name) for the first of ``obj``'s fields ``names`` below 1.
+
+    Example:
+        >>> require_at_least_one(cfg, ("ngf", "ndf"))  # in a config's ``__post_init__``
+    """
+    for name in names:
+        if getattr(obj, name) < 1:
+            raise ConfigError(f"must be >= 1, got {getattr(obj, name)}", field=name)
+
+
 def dump_yaml(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.config import dump_yaml, from_dict, load_yaml, to_dict
+from ..core.config import dump_yaml, from_dict, load_yaml, require_at_least_one, to_dict
 from ..core.errors import ConfigError
 
 
@@ -80,9 +80,7 @@ class TrainConfig:
         for name in ("steps", "labelled", "ema_start", "keep_checkpoints", "log_every", "image_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"must be >= 0, got {getattr(self, name)}", field=name)
-        for name in ("batch_size", "d_steps", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"must be >= 1, got {getattr(self, name)}", field=name)
+        require_at_least_one(self, ("batch_size", "d_steps", "checkpoint_every"))
         if not 0.0 <= self.ema_decay <= 1.0:
             raise ConfigError(f"must lie in [0, 1], got {self.ema_decay}", field="ema_decay")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):

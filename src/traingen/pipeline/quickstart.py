@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 
 TEST_SOURCE = "builtin:mnist5k@test"
@@ -72,9 +73,7 @@ class QuickstartConfig:
     workers: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("per_class", "augmented", "gan_candidates", "budget", "workers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"must be >= 1, got {getattr(self, name)}", field=name)
+        require_at_least_one(self, ("per_class", "augmented", "gan_candidates", "budget", "workers"))
         if not self.seeds:
             raise ConfigError("needs at least one seed", field="seeds")
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.config import dump_yaml, from_dict, load_yaml, to_dict
+from ..core.config import dump_yaml, from_dict, load_yaml, require_at_least_one, to_dict
 from ..core.errors import ConfigError
 
 MODELS = ("pix2pix", "cyclegan", "texturegan")
@@ -80,9 +80,7 @@ class TranslateTrainConfig:
         for name in ("steps", "keep_checkpoints", "limit_a", "limit_b", "threads", "schedule_every"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"must be >= 0, got {getattr(self, name)}", field=name)
-        for name in ("batch_size", "checkpoint_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"must be >= 1, got {getattr(self, name)}", field=name)
+        require_at_least_one(self, ("batch_size", "checkpoint_every", "log_every"))
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             raise ConfigError(f"expected cpu, cuda, cuda:N or auto, got {self.device!r}", field="device")
 

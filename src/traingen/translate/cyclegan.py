@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 import torch
 from torch.nn import functional as F
 
+from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 from ..core.seeding import torch_generator
 from .losses import GAN_LOSSES, gan_loss
@@ -90,9 +91,8 @@ class CycleGANConfig:
     num_classes: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("channels_a", "channels_b", "ngf", "ndf", "n_layers", "num_classes", "semantic_epochs"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"must be >= 1, got {getattr(self, name)}", field=name)
+        require_at_least_one(self, ("channels_a", "channels_b", "ngf", "ndf", "n_layers", "num_classes",
+                                    "semantic_epochs"))
         if self.image_size < 4 or self.image_size % 4:
             raise ConfigError(f"the ResNet generator needs a multiple of 4, got {self.image_size}",
                               field="image_size")

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import torch
 from torch.nn import functional as F
 
+from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 from .losses import gan_loss
 from .networks import Norm, PatchDiscriminator, UNetGenerator, init_weights, unet_depth
@@ -80,9 +81,7 @@ class Pix2PixConfig:
     eval_mode: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("in_channels", "out_channels", "ngf", "ndf", "n_layers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"must be >= 1, got {getattr(self, name)}", field=name)
+        require_at_least_one(self, ("in_channels", "out_channels", "ngf", "ndf", "n_layers"))
         if self.depth is None:
             unet_depth(self.image_size)  # raises a clear error for bad sizes
         elif self.image_size % (2 ** self.depth):

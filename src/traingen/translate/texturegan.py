@@ -54,6 +54,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 from ..core.seeding import torch_generator
 from . import texturegan_ops as ops
@@ -125,10 +126,8 @@ class TextureGANConfig:
     eval_mode: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("ngf", "ndf", "local_ndf", "n_layers", "local_n_layers", "max_patches", "patch_min",
-                     "local_patch", "erode"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"must be >= 1, got {getattr(self, name)}", field=name)
+        require_at_least_one(self, ("ngf", "ndf", "local_ndf", "n_layers", "local_n_layers", "max_patches",
+                                    "patch_min", "local_patch", "erode"))
         if self.image_size % 8 or self.image_size < 16:
             raise ConfigError(f"image_size must be a multiple of 8 and >= 16, got {self.image_size}",
                               field="image_size")

@@ -155,15 +155,20 @@ def check_version(data: dict[str, Any], *, where: str | None) -> int:
     return v
 
 
-def require_at_least_one(obj: Any, names: tuple[str, ...] | list[str]) -> None:
+def require_at_least_one(obj: Any, names: tuple[str, ...] | list[str], where: str | None = None) -> None:
     """Raise :class:`ConfigError` (``field`` = the name) for the first of ``obj``'s fields ``names`` below 1.
+
+    Args:
+        obj: the config (any object with those attributes).
+        names: the fields that must be integers >= 1.
+        where: what the config belongs to, for the message (e.g. ``"mesh fit"``).
 
     Example:
         >>> require_at_least_one(cfg, ("ngf", "ndf"))  # in a config's ``__post_init__``
     """
     for name in names:
-        if getattr(obj, name) < 1:
-            raise ConfigError(f"must be >= 1, got {getattr(obj, name)}", field=name)
+        if int(getattr(obj, name)) < 1:
+            raise ConfigError(f"must be >= 1, got {getattr(obj, name)}", where=where, field=name)
 
 
 def dump_yaml(data: dict[str, Any]) -> str:

@@ -34,7 +34,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..core.errors import ConfigError, DataError
+from ..core.config import require_at_least_one
+from ..core.errors import DataError
 from ..render.camera import Camera, intrinsics, look_at_rotation, orbit_eye
 from .fit import soft_iou
 from .mesh import Mesh, check_mesh
@@ -56,9 +57,7 @@ class CameraFitConfig:
     sigma: float = 1e-4
 
     def __post_init__(self) -> None:
-        for name in ("size", "grid_azimuths", "starts", "steps"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1", where="camera fit", field=name)
+        require_at_least_one(self, ("size", "grid_azimuths", "starts", "steps"), where="camera fit")
         self.grid_elevations = tuple(float(e) for e in self.grid_elevations)
 
 

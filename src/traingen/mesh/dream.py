@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 from ..core.seeding import torch_generator
 from .fit import _topology
@@ -62,9 +63,7 @@ class DreamConfig:
         if self.network not in NETWORKS:
             raise ConfigError(f"network must be one of {NETWORKS}, got {self.network!r}", where="mesh dream",
                               field="network")
-        for name in ("steps", "size", "views_per_step"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1", where="mesh dream", field=name)
+        require_at_least_one(self, ("steps", "size", "views_per_step"), where="mesh dream")
 
 
 def layer_activation(cfg: DreamConfig):

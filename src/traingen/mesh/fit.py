@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 from ..render.camera import Camera
 from .mesh import Mesh
@@ -61,9 +62,7 @@ class FitConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "size", "views", "views_per_step"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1", where="mesh fit", field=name)
+        require_at_least_one(self, ("steps", "size", "views", "views_per_step"), where="mesh fit")
 
 
 @dataclass

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from ..core.checkpoint import load_checkpoint, save_checkpoint
+from ..core.config import require_at_least_one
 from ..core.errors import CheckpointError, ConfigError
 from ..core.seeding import numpy_rng, torch_generator
 from ..render.camera import Camera
@@ -72,9 +73,7 @@ class ReconConfig:
     def __post_init__(self) -> None:
         self.families = tuple(self.families)
         self.widths = tuple(int(w) for w in self.widths)
-        for name in ("size", "views", "objects", "hidden", "batch", "steps"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1", where="mesh reconstruct", field=name)
+        require_at_least_one(self, ("size", "views", "objects", "hidden", "batch", "steps"), where="mesh reconstruct")
         unknown = [f for f in self.families if f not in FAMILIES]
         if unknown or not self.families:
             raise ConfigError(f"unknown families {unknown}; known: {', '.join(FAMILIES)}", where="mesh reconstruct",

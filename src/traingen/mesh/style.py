@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from ..core.config import require_at_least_one
 from ..core.errors import ConfigError, DataError
 from ..core.seeding import torch_generator
 from ..render.camera import Camera
@@ -79,9 +80,7 @@ class StyleConfig:
     def __post_init__(self) -> None:
         if self.steps < 0:
             raise ConfigError("steps must be >= 0", where="mesh style", field="steps")
-        for name in ("size", "views_per_step", "cube_size", "uv_size"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1", where="mesh style", field=name)
+        require_at_least_one(self, ("size", "views_per_step", "cube_size", "uv_size"), where="mesh style")
         if self.texture not in TEXTURES:
             raise ConfigError(f"texture must be one of {TEXTURES}, got {self.texture!r}", where="mesh style",
                               field="texture")

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..core.config import require_at_least_one
 from ..core.errors import ConfigError, DataError
 from ..render.camera import Camera, intrinsics, look_at_rotation, orbit_eye
 from .mesh import Mesh
@@ -69,9 +70,7 @@ class PoseConfig:
         if not 0 < self.fov_y_deg < 170:
             raise ConfigError(f"fov_y_deg must be in (0, 170), got {self.fov_y_deg}", where="texture-transfer",
                               field="fov_y_deg")
-        for name in ("azimuths", "grid_size", "refine_size", "starts"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1", where="texture-transfer", field=name)
+        require_at_least_one(self, ("azimuths", "grid_size", "refine_size", "starts"), where="texture-transfer")
         if self.steps < 0:
             raise ConfigError("steps must be >= 0", where="texture-transfer", field="steps")
 

@@ -9,6 +9,7 @@ import typer
 
 from ..core.errors import TraingenError
 from .common import Device, Json, Quiet, Seed, emit, fail
+from .mesh_detail import register as register_detail
 from .mesh_style import register as register_style
 from .mesh_transfer import register as register_transfer
 
@@ -59,6 +60,7 @@ reconstruct_app = typer.Typer(help="Mesh reconstruction through the differentiab
 app.add_typer(reconstruct_app, name="reconstruct")
 register_style(app, reconstruct_app)  # mesh style, reconstruct train|predict (cli/mesh_style.py)
 register_transfer(app)  # mesh texture-transfer (cli/mesh_transfer.py)
+register_detail(app)  # mesh detail-transfer (cli/mesh_detail.py)
 
 
 @reconstruct_app.command("fit")

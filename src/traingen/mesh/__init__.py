@@ -9,6 +9,8 @@
   :mod:`traingen.mesh.builtin`.
 - :func:`stylize` / :func:`dream` (2D->3D style transfer, 3D DeepDream), :func:`recover_camera`,
   :mod:`traingen.mesh.recon_net` (Kato's single-image network) — ``docs/mesh/style.md``, ``reconstruct.md``.
+- :func:`transfer_texture` (Wang et al. 2016), :func:`transfer_detail` (Berkiten et al. 2017),
+  :func:`build_atlas` (xatlas) — ``docs/mesh/texture_transfer.md``, ``detail_transfer.md``.
 - Procedural part-labelled families and the Utah teapot — :mod:`traingen.mesh.procedural`,
   :mod:`traingen.mesh.teapot`.
 
@@ -37,10 +39,15 @@ _LAZY = {
     "dream": ".dream",
     "DreamConfig": ".dream",
     "recover_camera": ".camera_fit",
+    "transfer_texture": ".texture_transfer",
+    "transfer_detail": ".detail_transfer",
+    "DetailConfig": ".detail_transfer",
+    "build_atlas": ".atlas",
 }
 _SUBMODULES = ("raster", "raster_common", "raster_soft", "raster_hard", "raster_nmr", "raster_attributes",
                "mesh", "io", "builtin", "procedural", "teapot", "fit",
-               "style", "dream", "camera_fit", "recon_net")
+               "style", "dream", "camera_fit", "recon_net", "texture_transfer", "geometric_features",
+               "atlas", "detail_features", "detail_metric", "detail_synthesis", "detail_transfer")
 
 __all__ = list(_LAZY)
 

@@ -118,6 +118,13 @@ def test_bad_meshes_and_configs_give_clear_errors(meshes):
     with pytest.raises(DataError, match="target mesh.*NaN") as e:
         transfer_detail(src, bad)
     assert e.value.field == "vertices"
+    from traingen.mesh.builtin import load_mesh
+
+    chair = load_mesh("builtin:mesh/chair")  # 6 boxes of 8 vertices: λ|μ smoothing collapses them
+    with pytest.raises(DataError, match="target mesh.*xatlas.*smooth_target"):
+        transfer_detail(src, chair, DetailConfig(size=32, levels=2, subdivisions=0))
+    ok = transfer_detail(src, chair, DetailConfig(size=32, levels=2, subdivisions=0, smooth_target=False))
+    assert ok.mask.any() and np.isfinite(ok.mesh.vertices).all()
     with pytest.raises(ConfigError, match="weights"):
         DetailConfig(weights="magic")
     with pytest.raises(ConfigError, match="divisible"):

@@ -102,6 +102,10 @@ def build_atlas(mesh: Mesh, *, padding: int = 2, resolution: int = 256) -> Atlas
     vmapping, indices, uvs = atlas[0]
     vmapping = np.asarray(vmapping, np.int64)
     faces = np.asarray(indices, np.int64)
+    if atlas.chart_count == 0 or not np.isfinite(uvs).all():
+        raise DataError(f"xatlas could not parametrise the mesh ({int((~np.isfinite(uvs)).any(1).sum())} vertices "
+                        "without UVs): nearly degenerate faces (a coarse mesh collapsed by smoothing?)",
+                        where=mesh.name, field="faces")
     if faces.shape != mesh.faces.shape:
         raise DataError(f"xatlas returned {len(faces)} faces for {mesh.n_faces}", where=mesh.name, field="faces")
     from scipy.sparse import coo_matrix

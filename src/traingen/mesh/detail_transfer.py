@@ -61,6 +61,7 @@ class DetailConfig:
     highpass_sigma: float = 1.0  # texels; 0 disables the high-frequency step
     weights: str = "learned"  # learned | equal | none
     min_weight: float = 0.05  # learned weights below this are set to 0 (then renormalised)
+    smooth_target: bool = True  # smooth the target like the source (off for coarse targets that would collapse)
     subdivisions: int = 1  # midpoint subdivisions of the output mesh
     scale_detail: bool = True  # scale displacement by the target/source bounding-box diagonal ratio
 
@@ -186,11 +187,18 @@ def transfer_detail(source: Mesh, target: Mesh, config: DetailConfig | None = No
     stage = on_stage or (lambda _name: None)
     src_base, detail = split_detail(source, cfg.smooth_iterations, cfg.smooth_lambda, cfg.smooth_mu)
     tw = _checked(target, "target")
-    lam, mu = stable_smoothing(tw.faces, tw.n_vertices, cfg.smooth_lambda, cfg.smooth_mu)
-    tgt_base = replace(tw, vertices=taubin_smooth(tw.vertices, tw.faces, cfg.smooth_iterations, lam, mu))
+    tgt_base = tw
+    if cfg.smooth_target:
+        lam, mu = stable_smoothing(tw.faces, tw.n_vertices, cfg.smooth_lambda, cfg.smooth_mu)
+        tgt_base = replace(tw, vertices=taubin_smooth(tw.vertices, tw.faces, cfg.smooth_iterations, lam, mu))
     if not np.isfinite(detail).all():
         raise DataError("the source's detail offsets are not finite", where=source.name, field="vertices")
-    src, tgt = prepare(src_base, cfg), prepare(tgt_base, cfg)
+    src = prepare(src_base, cfg)
+    try:
+        tgt = prepare(tgt_base, cfg)
+    except DataError as e:
+        hint = " (try smooth_target: false, or a finer target)" if cfg.smooth_target else ""
+        raise DataError(f"target mesh: {e.message}{hint}", where=target.name, field=e.field) from e
     stage("features")
     sd = np.array([max(float(src.feats[-1][src.tmaps[-1].mask][:, k].std()), 1e-6) for k in range(len(FEATURES))])
     src_f = [f / sd for f in src.feats]

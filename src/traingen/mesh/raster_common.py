@@ -3,9 +3,10 @@
 The cost of every mode scales with covered pixels, never pixels × faces: each (view, face) visits only
 the pixel centres inside its screen bounding box dilated by a radius ``r`` (the Soft Rasterizer blur
 radius ``r = √(σ·ln(1/ε − 1))`` for ``soft``, 0 for ``hard``). :func:`enumerate_pairs` lists those
-(face, pixel) pairs with a handful of vectorised integer ops; everything after works on the flat pair
-list and is reduced per pixel with ``index_add_`` / ``scatter_reduce``. The same code runs on CPU and
-CUDA tensors, batched over views.
+(face, pixel) pairs with a handful of vectorised integer ops (``soft`` uses the tighter row-by-row
+list of :mod:`traingen.mesh.raster_pairs`); everything after works on the flat pair list and is
+reduced per pixel with ``index_add_`` / ``scatter_reduce``. The same code runs on CPU and CUDA
+tensors, batched over views.
 
 Projection uses :func:`traingen.render.camera.project_points` (the camera shared with the EGL
 renderer): pixel ``i`` covers ``[i, i+1)``, its centre is ``i + 0.5``, image row 0 is the top.
@@ -255,19 +256,6 @@ def edge_lines(uv: torch.Tensor) -> torch.Tensor:
     return torch.stack([nx * sign, ny * sign, off * sign], dim=-1)
 
 
-def edge_distance2(uv: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-    """Squared distance (pixels²) from ``p`` to the nearest point of each triangle's boundary."""
-    best = None
-    for i in range(3):
-        a, b = uv[:, i], uv[:, (i + 1) % 3]
-        ab = b - a
-        t = (((p - a) * ab).sum(1) / (ab * ab).sum(1).clamp(min=1e-30)).clamp(0.0, 1.0)
-        d = p - a - t.unsqueeze(1) * ab
-        d2 = (d * d).sum(1)
-        best = d2 if best is None else torch.minimum(best, d2)
-    return best
-
-
 def perspective_weights(w_screen: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Perspective-correct weights and depth from screen barycentrics: ``z_p = 1/Σ(w_k/z_k)``."""
     q = w_screen / z
@@ -282,7 +270,14 @@ def clip_barycentric(w: torch.Tensor) -> torch.Tensor:
 
 
 def face_shading(verts: torch.Tensor, faces: torch.Tensor, cams: Cameras, light: Lighting) -> torch.Tensor:
-    """Per (view, face) RGB light factor (B·F×3), normals flipped toward each camera (double-sided)."""
+    """Per (view, face) RGB light factor (B·F×3), normals flipped toward each camera (double-sided).
+
+    Without a directional term the factor is the ambient colour for every face: returned as one
+    expanded row (stride 0), which callers may broadcast instead of gathering.
+    """
+    if light.directional == 0:
+        amb = torch.as_tensor(light.ambient_color, dtype=verts.dtype, device=verts.device) * light.ambient
+        return amb.expand(verts.shape[0] * faces.shape[0], 3)
     v = verts[:, faces]  # B×F×3×3
     n = torch.linalg.cross(v[:, :, 1] - v[:, :, 0], v[:, :, 2] - v[:, :, 0], dim=-1)
     n = n / torch.linalg.norm(n, dim=-1, keepdim=True).clamp(min=1e-12)
@@ -294,47 +289,3 @@ def face_shading(verts: torch.Tensor, faces: torch.Tensor, cams: Cameras, light:
     amb = torch.as_tensor(light.ambient_color, dtype=verts.dtype, device=verts.device) * light.ambient
     dirc = torch.as_tensor(light.directional_color, dtype=verts.dtype, device=verts.device) * light.directional
     return (amb + lam * dirc).reshape(-1, 3)
-
-
-def face_columns(setup: FaceSetup) -> tuple[torch.Tensor, ...]:
-    """The nine per-face scalars ``x0, y0, x1, y1, x2, y2, z0, z1, z2`` as contiguous N-vectors.
-
-    Differentiable code gathers these with ``index_select`` (backward: one ``index_add_`` per column)
-    instead of slicing P×3×2 tensors, whose slice backwards allocate full-size buffers.
-    """
-    uv, z = setup.uv, setup.z
-    return (uv[:, 0, 0], uv[:, 0, 1], uv[:, 1, 0], uv[:, 1, 1], uv[:, 2, 0], uv[:, 2, 1], z[:, 0], z[:, 1], z[:, 2])
-
-
-def soft_pair_geometry(cols: tuple[torch.Tensor, ...], fi: torch.Tensor, px: torch.Tensor, py: torch.Tensor,
-                       inside: torch.Tensor):
-    """Differentiable per-pair terms of the soft mode on 1-D tensors.
-
-    Returns:
-        ``(d2, zp, wp)``: squared distance to the boundary (pixels²), perspective-correct depth, and the
-        perspective-correct weights (P×3) from barycentrics clipped outside the face.
-    """
-    x0, y0, x1, y1, x2, y2, z0, z1, z2 = (c.index_select(0, fi) for c in cols)
-    X = px.to(x0.dtype) + 0.5
-    Y = py.to(x0.dtype) + 0.5
-    inv_area = 1.0 / ((x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0))
-    w0 = ((x2 - x1) * (Y - y1) - (y2 - y1) * (X - x1)) * inv_area
-    w1 = ((x0 - x2) * (Y - y2) - (y0 - y2) * (X - x2)) * inv_area
-    w2 = ((x1 - x0) * (Y - y0) - (y1 - y0) * (X - x0)) * inv_area
-    d2 = None
-    for xa, ya, xb, yb in ((x0, y0, x1, y1), (x1, y1, x2, y2), (x2, y2, x0, y0)):
-        ex, ey = xb - xa, yb - ya
-        rx, ry = X - xa, Y - ya
-        t = ((rx * ex + ry * ey) / (ex * ex + ey * ey).clamp(min=1e-30)).clamp(0.0, 1.0)
-        dx, dy = rx - t * ex, ry - t * ey
-        e2 = dx * dx + dy * dy
-        d2 = e2 if d2 is None else torch.minimum(d2, e2)
-    # Outside the face: clip to [0, 1] and renormalise (Soft Rasterizer's code).
-    c0, c1, c2 = w0.clamp(0.0, 1.0), w1.clamp(0.0, 1.0), w2.clamp(0.0, 1.0)
-    inv_s = 1.0 / (c0 + c1 + c2).clamp(min=1e-12)
-    w0 = torch.where(inside, w0, c0 * inv_s)
-    w1 = torch.where(inside, w1, c1 * inv_s)
-    w2 = torch.where(inside, w2, c2 * inv_s)
-    q0, q1, q2 = w0 / z0, w1 / z1, w2 / z2
-    zp = 1.0 / (q0 + q1 + q2)
-    return d2, zp, torch.stack([q0 * zp, q1 * zp, q2 * zp], dim=1)

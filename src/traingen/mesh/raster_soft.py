@@ -5,7 +5,8 @@ For pixel ``i`` and face ``j`` (Liu et al. 2019, eq. 1–6):
 - coverage ``D_j = sigmoid(δ_j · d²(i, j) / σ)``, with ``d`` the distance from the pixel centre to
   the face's boundary (normalised units: pixels × 2 / max(W, H)) and ``δ = +1`` inside, ``−1``
   outside. Outside a face, pairs with ``d² ≥ σ·ln(1/ε − 1)`` (``D < ε``) are dropped, so each face
-  visits only its bounding box dilated by ``r = √(σ·ln(1/ε − 1))``.
+  visits only the pixels within ``r = √(σ·ln(1/ε − 1))`` of its edge lines, listed row by row
+  (:mod:`traingen.mesh.raster_pairs`).
 - depth ``z_j = (far − z)/(far − near)``, with ``z`` the perspective-correct linear depth at the
   pixel; outside a face the barycentrics are clipped to [0, 1] and renormalised first (as the
   paper's code does), and so are the colour weights.
@@ -16,7 +17,8 @@ For pixel ``i`` and face ``j`` (Liu et al. 2019, eq. 1–6):
   finite gradient.
 
 Depth, face ids and barycentrics come from the z-buffer over the same pairs (see
-:mod:`traingen.mesh.raster_hard`).
+:mod:`traingen.mesh.raster_hard`). The per-pair terms run in custom autograd functions with
+hand-written backward passes (:mod:`traingen.mesh.raster_soft_ops`).
 
 Example:
     >>> import torch
@@ -37,7 +39,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from .raster_attributes import Attributes
 from .raster_common import (
@@ -45,12 +46,10 @@ from .raster_common import (
     FaceSetup,
     RasterOutput,
     RasterSettings,
-    edge_lines,
-    enumerate_pairs,
-    face_columns,
-    soft_pair_geometry,
 )
 from .raster_hard import scatter_hard, zbuffer_select
+from .raster_pairs import enumerate_near_pairs
+from .raster_soft_ops import SoftAggregate, SoftGeometry, SortedGather, segment_matrix
 
 
 def soft_forward(setup: FaceSetup, faces: torch.Tensor, shade: torch.Tensor, attrs: Attributes, cams: Cameras,
@@ -60,58 +59,36 @@ def soft_forward(setup: FaceSetup, faces: torch.Tensor, shade: torch.Tensor, att
     n_pix = B * H * W
     scale = 2.0 / max(W, H)
     radius_px = settings.blur_radius() / scale
-    fi, px, py = enumerate_pairs(setup, W, H, radius_px)
-    thr = settings.sigma * math.log(1.0 / settings.eps - 1.0)
+    pairs = enumerate_near_pairs(setup, W, H, radius_px)
+    fi, pix, crow = pairs.fi, pairs.pix, pairs.crow
+    thr_px = settings.sigma * math.log(1.0 / settings.eps - 1.0) / (scale * scale)
     dtype = setup.uv.dtype
-    with torch.no_grad():  # cull on the detached geometry first: the graph only holds near pairs
-        # A cheap superset of the cutoff disk: the signed distance to each edge's line must be > −r
-        # (three affine functions per face). The exact d² cutoff follows on the differentiable terms.
-        lines = edge_lines(setup.uv.detach())
-        ln = lines.index_select(0, fi)
-        x = px.to(dtype) + 0.5
-        y = py.to(dtype) + 0.5
-        dist = ln[:, :, 0] * x.unsqueeze(1) + ln[:, :, 1] * y.unsqueeze(1) + ln[:, :, 2]
-        dmin = dist.min(1).values
-        near = torch.nonzero(dmin > -radius_px).squeeze(1)
-        fi, px, py = fi[near], px[near], py[near]
-        inside = dmin[near] >= 0
-    d2, zp, wp = soft_pair_geometry(face_columns(setup), fi, px, py, inside)
-    d2 = d2 * (scale * scale)
-    with torch.no_grad():
-        keep = torch.nonzero(inside | (d2 < thr)).squeeze(1)
-    # index_select: its backward is index_add_, much cheaper on CPU than advanced indexing's index_put_.
-    fi, px, py, inside = fi[keep], px[keep], py[keep], inside[keep]
-    d2, zp, wp = d2.index_select(0, keep), zp.index_select(0, keep), wp.index_select(0, keep)
-    with torch.no_grad():
-        ok = (zp > cams.near) & (zp < cams.far)
-    if not bool(ok.all()):
-        ok = torch.nonzero(ok).squeeze(1)
-        fi, px, py, inside = fi[ok], px[ok], py[ok], inside[ok]
-        d2, wp, zp = d2.index_select(0, ok), wp.index_select(0, ok), zp.index_select(0, ok)
-    pix = (fi // setup.n_faces) * (H * W) + py * W + px
-
-    x = d2 / settings.sigma
-    signed = torch.where(inside, x, -x)
-    cover = torch.sigmoid(signed)
-    log_miss = F.logsigmoid(-signed)
-    colour = attrs.sample(fi, wp, faces, setup.n_faces) * shade.index_select(0, fi)
-    znorm = (cams.far - zp) / (cams.far - cams.near)
-
-    eps = settings.eps
-    with torch.no_grad():
-        zmax = torch.full((n_pix,), eps, dtype=dtype, device=zp.device)
-        zmax = zmax.scatter_reduce(0, pix, znorm.detach(), "amax", include_self=True)
-    e = cover * torch.exp((znorm - zmax[pix]) / settings.gamma)
-    w_bg = torch.exp((eps - zmax) / settings.gamma)
-    denom = w_bg + torch.zeros(n_pix, dtype=dtype, device=zp.device).index_add(0, pix, e)
-    num = torch.zeros(n_pix, 3, dtype=dtype, device=zp.device).index_add(0, pix, e.unsqueeze(1) * colour)
-    bg = torch.as_tensor(settings.background, dtype=dtype, device=zp.device)
-    rgb = (num + w_bg.unsqueeze(1) * bg) / denom.unsqueeze(1)
-    miss = torch.zeros(n_pix, dtype=dtype, device=zp.device).index_add(0, pix, log_miss)
-    alpha = 1.0 - torch.exp(miss)
+    # Hand-written backward passes (raster_soft_ops): autograd's graph of ~100 elementwise nodes per
+    # pair list was most of the cost. Pairs are sorted by face row, which SortedGather relies on.
+    n_rows = setup.uv.shape[0]
+    seg = segment_matrix(crow, dtype)  # sums pair rows into face rows: the gathers' backward
+    g9 = SortedGather.apply(torch.cat([setup.uv.reshape(n_rows, 6), setup.z], 1), fi, seg)
+    d2, zp, wp, inside = SoftGeometry.apply(g9, pairs.X, pairs.Y)
+    with torch.no_grad():  # float 0/1 masks (bool tensors are slow on CPU): ε cutoff, clip planes
+        zd = zp.detach()
+        keep = torch.maximum((d2.detach() - thr_px).lt_(0.0), inside)
+        if len(zd) and not (float(zd.min()) > cams.near and float(zd.max()) < cams.far):
+            ok = (zd - cams.near).gt_(0.0).mul_((zd - cams.far).lt_(0.0))
+            keep *= ok
+            inside = inside * ok
+    colour = attrs.sample(fi, wp, faces, setup.n_faces)
+    if shade.stride(0) == 0 and not shade.requires_grad:  # one light factor for every face
+        colour = (colour[:1] * shade[:1]).expand(len(fi), 3) if colour.stride(0) == 0 else colour * shade[:1]
+    else:
+        colour = colour * SortedGather.apply(shade, fi, seg)
+    # Distances stay in pixels²: σ in pixel units is σ / scale² (scale = normalised units per pixel).
+    rgb, alpha = SoftAggregate.apply(d2, zp, colour, pix, n_pix, inside, keep, settings.sigma / (scale * scale),
+                                     settings.gamma, settings.eps, settings.background, cams.near, cams.far)
 
     # Hard outputs from the inside pairs of the same list.
-    hp, hf, hz, hw = pix[inside], fi[inside], zp.detach()[inside], wp.detach()[inside]
+    with torch.no_grad():
+        sel = torch.nonzero(inside > 0).squeeze(1)
+        hp, hf, hz, hw = pix[sel], fi[sel], zd[sel], wp.detach()[sel]
     win = zbuffer_select(hp, hz, hf, n_pix)
     out = scatter_hard(hp[win], hf[win], hz[win], hw[win], None, setup.n_faces, cams, settings, dtype)
     out.rgb = rgb.reshape(B, H, W, 3).permute(0, 3, 1, 2)

@@ -16,6 +16,7 @@ _LAZY = {
     "Pix2Pix": ".pix2pix", "Pix2PixConfig": ".pix2pix",
     "CycleGAN": ".cyclegan", "CycleGANConfig": ".cyclegan", "cycle_losses": ".cyclegan",
     "TextureGAN": ".texturegan", "TextureGANConfig": ".texturegan",
+    "SIMS": ".sims", "SIMSConfig": ".sims", "SegmentBank": ".sims_bank", "retrieve": ".sims_bank",
     "UNetGenerator": ".networks", "PatchDiscriminator": ".networks", "ResNetGenerator": ".networks",
     "init_weights": ".networks", "patchgan_receptive_field": ".networks", "unet_depth": ".networks",
     "ImagePool": ".pool", "LinearDecay": ".schedule", "linear_decay_factor": ".schedule",

@@ -26,7 +26,7 @@ from typing import Any
 from ..core.config import dump_yaml, from_dict, load_yaml, require_at_least_one, to_dict
 from ..core.errors import ConfigError
 
-MODELS = ("pix2pix", "cyclegan", "texturegan")
+MODELS = ("pix2pix", "cyclegan", "texturegan", "sims")
 
 
 @dataclass
@@ -98,6 +98,10 @@ def model_class(name: str) -> type:
         from .texturegan import TextureGAN
 
         return TextureGAN
+    if name == "sims":
+        from .sims import SIMS
+
+        return SIMS
     raise ConfigError(f"expected one of {list(MODELS)}, got {name!r}", field="model")
 
 

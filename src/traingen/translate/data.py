@@ -77,6 +77,10 @@ def load_translation_data(cfg: TranslateTrainConfig) -> TranslationData:
         from .texturegan_data import load_texturegan_data
 
         return load_texturegan_data(cfg)
+    if cfg.model == "sims":
+        from .sims_data import load_sims_data
+
+        return load_sims_data(cfg)
     mc = resolve_model_config(cfg)
     size = mc.image_size
     if cfg.model == "pix2pix":

@@ -94,6 +94,11 @@ def translate_dataset(run: str | os.PathLike, src: str, out: str | os.PathLike, 
 
         return translate_texturegan(cfg, model, ckpt, src, out, fmt=fmt, seed=seed, pairs=pairs, shard_size=shard_size,
                                     overwrite=overwrite, device=device, limit=limit, t0=t0)
+    if cfg.model == "sims":  # label maps in (masks, or A|B pairs with --pairs), (image, mask) pairs out
+        from .sims_data import translate_sims
+
+        return translate_sims(cfg, model, ckpt, src, out, fmt=fmt, seed=seed, pairs=pairs, shard_size=shard_size,
+                              overwrite=overwrite, device=device, limit=limit, t0=t0)
     G = model.generator(direction)
     mc = model.config
     c_in, c_out = ((mc.in_channels, mc.out_channels) if cfg.model == "pix2pix" else

@@ -25,6 +25,7 @@ FACTORIES = {
     "resize": lambda: A.Resize(20, 18),
     "gaussian-noise": lambda: A.GaussianNoise(0.05),
     "cutout": lambda: A.Cutout(holes=2, size=6, mask_fill=0, hide_keypoints=True),
+    "elastic": lambda: A.Elastic(alpha=8.0, sigma=3.0),
     "one-of": lambda: OneOf([A.Rotate(20), A.GaussianNoise(0.1)], p=1.0),
 }
 NAMES = sorted(FACTORIES)

@@ -17,6 +17,7 @@ from .base import TRANSFORMS, GeometricTransform, PixelTransform, Transform
 from .compose import Compose, OneOf, from_dict, is_geometric, load, transform_from_dict
 from .crop import CenterCrop, RandomCrop
 from .cutout import Cutout
+from .elastic import Elastic
 from .flip import HorizontalFlip, VerticalFlip
 from .gaussian_noise import GaussianNoise
 from .geometry import fuse, to_opencv, warp_boxes, warp_image, warp_keypoints, warp_mask
@@ -31,6 +32,7 @@ __all__ = [
     "CenterCrop",
     "Compose",
     "Cutout",
+    "Elastic",
     "GaussianNoise",
     "GeometricTransform",
     "HorizontalFlip",

@@ -477,4 +477,4 @@ class StyleStep(Step):
 
 # -- steps in their own modules (imported here so that STEPS lists them) ---------------------------
 
-from . import steps_texture, steps_translate  # noqa: E402,F401
+from . import steps_mesh_style, steps_texture, steps_translate  # noqa: E402,F401

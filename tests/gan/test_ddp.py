@@ -13,9 +13,7 @@ import os
 import socket
 from pathlib import Path
 
-import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 TINY = {"model": "cdcgan", "model_config": {"image_size": 8, "ch": 4, "z_dim": 8},
         "data": "builtin:digits@train", "steps": 3, "batch_size": 8, "checkpoint_every": 2, "log_every": 1,

@@ -7,14 +7,21 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from traingen.core.errors import CheckpointError, ConfigError, DataError  # noqa: E402
-from traingen.data import read_image  # noqa: E402
-from traingen.gan.sample import classifier_from_name, load_generator, plan_labels, run_classes, sample  # noqa: E402
-from traingen.gan.train_config import TrainConfig  # noqa: E402
-from traingen.gan.trainer import train  # noqa: E402
+from traingen.core.errors import CheckpointError, ConfigError, DataError
+from traingen.data import read_image
+from traingen.gan.sample import (
+    classifier_from_name,
+    load_generator,
+    main,
+    plan_labels,
+    run_classes,
+    sample,
+    save_grid,
+)
+from traingen.gan.train_config import TrainConfig
+from traingen.gan.trainer import train
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +170,20 @@ def test_plan_labels_and_argument_errors(run, tmp_path):
     with pytest.raises(CheckpointError, match="no checkpoint at step 7"):
         load_generator(run, step=7)
     assert run_classes(run) == [str(i) for i in range(10)]
+
+
+def test_save_grid_equals_the_runs_samples_png_and_scales_by_nearest(run, tmp_path):
+    import cv2
+
+    ref = cv2.cvtColor(cv2.imread(str(run / "samples.png")), cv2.COLOR_BGR2RGB)  # written by the trainer
+    png = save_grid(run, tmp_path / "g.png")
+    assert (cv2.cvtColor(cv2.imread(str(png)), cv2.COLOR_BGR2RGB) == ref).all()
+    assert main([str(run), "--grid", str(tmp_path / "big.png"), "--cell", "16", "--cols", "8"]) == 0
+    big = cv2.cvtColor(cv2.imread(str(tmp_path / "big.png")), cv2.COLOR_BGR2RGB)
+    assert big.shape == (10 * 16 + 11, 8 * 16 + 9, 3)  # 10 classes x 8 samples, 1-pixel padding
+    for r, c in [(0, 0), (3, 5), (9, 7)]:  # each 16-px cell is its 8-px cell with every pixel doubled
+        small = ref[1 + r * 9:1 + r * 9 + 8, 1 + c * 9:1 + c * 9 + 8]
+        cell = big[1 + r * 17:1 + r * 17 + 16, 1 + c * 17:1 + c * 17 + 16]
+        assert (cell == small.repeat(2, 0).repeat(2, 1)).all()
+    with pytest.raises(ConfigError, match="cols"):
+        save_grid(run, tmp_path / "x.png", cols=0)

@@ -7,18 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from traingen.core.errors import ConfigError, OutputError  # noqa: E402
-from traingen.gan.base import GANModel  # noqa: E402
-from traingen.gan.semi_supervised_experiment import (  # noqa: E402
+from traingen.core.errors import ConfigError, OutputError
+from traingen.gan.base import GANModel
+from traingen.gan.semi_supervised_experiment import (
     accuracy,
     load_experiment,
     run_semi_supervised,
     train_supervised_only,
 )
-from traingen.gan.trainer import load_real_data, split_labelled, train  # noqa: E402
+from traingen.gan.trainer import load_real_data, split_labelled, train
 
 RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "gan-semisup-mnist5k.yaml"
 

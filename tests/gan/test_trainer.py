@@ -7,14 +7,13 @@ import json
 import sys
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from traingen.core.checkpoint import load_checkpoint  # noqa: E402
-from traingen.core.errors import ConfigError, DataError, OutputError  # noqa: E402
-from traingen.gan.ema import EMA, ema_update_  # noqa: E402
-from traingen.gan.train_config import TrainConfig, load_train_config, read_run_config  # noqa: E402
-from traingen.gan.trainer import (  # noqa: E402
+from traingen.core.checkpoint import load_checkpoint
+from traingen.core.errors import ConfigError, DataError, OutputError
+from traingen.gan.ema import EMA, ema_update_
+from traingen.gan.train_config import TrainConfig, load_train_config, read_run_config
+from traingen.gan.trainer import (
     DivergenceError,
     batch_indices,
     checkpoint_paths,

@@ -30,6 +30,7 @@ References:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import time
@@ -46,7 +47,7 @@ from ..core.errors import CheckpointError, ConfigError, DataError
 from ..core.sample import Sample
 from ..core.seeding import derive_seed, torch_generator
 from .train_config import build_model, read_run_config
-from .trainer import checkpoint_paths, latest_checkpoint, to_uint8
+from .trainer import checkpoint_paths, latest_checkpoint, sample_grid, to_uint8
 
 Classifier = Callable[[torch.Tensor], Any]
 
@@ -318,3 +319,56 @@ def sample(run_dir: str | os.PathLike, out: str | os.PathLike, *, n: int | None 
                         candidates=sum(s.next_j for s in streams.values()), rejected=sum(rejected.values()),
                         rejected_per_class=rejected, checkpoint=gen.checkpoint, checkpoint_sha256=gen.sha256,
                         step=gen.step, ema=gen.ema, seconds=seconds)
+
+
+def save_grid(run_dir: str | os.PathLike, path: str | os.PathLike, *, step: int | None = None,
+              use_ema: bool = True, cols: int = 8, cell: int | None = None, seed: int | None = None) -> Path:
+    """Write a checkpoint's sample grid (one row per class, ``cols`` samples each) as a PNG.
+
+    The latent points are the trainer's grid noise for ``seed`` (default: the run's seed), so the grid
+    of the final checkpoint equals the run's ``samples.png`` when ``cell`` is left at the image size.
+    Docs figures are made with it (``python -m traingen.gan.sample RUN --grid OUT.png``).
+
+    Args:
+        run_dir: a folder written by ``traingen train gan``.
+        path: the PNG to write (atomically).
+        step: the checkpoint's step (default: the latest).
+        use_ema: use the EMA generator when the checkpoint holds one.
+        cols: samples per row.
+        cell: side in pixels of each sample in the grid (nearest-neighbour scaling).
+        seed: the grid noise's seed (default: the run's).
+
+    Returns:
+        The PNG's path.
+
+    Example:
+        >>> save_grid("runs/cdcgan-lfw25", "docs/gan/figures/cdcgan-lfw25.png", cols=12, cell=72)
+    """
+    from ..report.grid import save_png
+
+    if cols < 1:
+        raise ConfigError(f"must be >= 1, got {cols}", field="cols")
+    gen = load_generator(run_dir, step=step, use_ema=use_ema)
+    run_seed = read_run_config(run_dir).seed if seed is None else seed
+    grid = sample_grid(gen.model.G, gen.model, seed=run_seed, cols=cols, cell=cell)
+    return save_png(path, grid)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m traingen.gan.sample RUN --grid OUT.png [--step N] [--cols C] [--cell PX] [--no-ema]``."""
+    p = argparse.ArgumentParser(prog="python -m traingen.gan.sample", description=save_grid.__doc__.splitlines()[0])
+    p.add_argument("run")
+    p.add_argument("--grid", required=True, help="the PNG to write")
+    p.add_argument("--step", type=int, default=None)
+    p.add_argument("--cols", type=int, default=8)
+    p.add_argument("--cell", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--no-ema", action="store_true")
+    a = p.parse_args(argv)
+    out = save_grid(a.run, a.grid, step=a.step, use_ema=not a.no_ema, cols=a.cols, cell=a.cell, seed=a.seed)
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

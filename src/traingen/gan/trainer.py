@@ -390,10 +390,12 @@ class _Logger:
 
 
 @torch.no_grad()
-def sample_grid(G: torch.nn.Module, model: Any, *, seed: int, cols: int = 8, device: Any = "cpu") -> Any:
+def sample_grid(G: torch.nn.Module, model: Any, *, seed: int, cols: int = 8, device: Any = "cpu",
+                cell: int | None = None) -> Any:
     """A grid of ``G``'s samples (one row per class, up to 10; 8 rows unconditional) as HxWx3 uint8.
 
-    The noise is fixed by ``seed``, so grids of successive steps show the same latent points.
+    The noise is fixed by ``seed``, so grids of successive steps show the same latent points;
+    ``cell`` (default: the image size) scales each sample to that side (nearest neighbour).
     """
     from ..report.grid import make_grid
 
@@ -407,7 +409,7 @@ def sample_grid(G: torch.nn.Module, model: Any, *, seed: int, cols: int = 8, dev
     images = to_uint8(net(z, y)).cpu().numpy()
     net.train(was_training)
     hwc = images.transpose(0, 2, 3, 1)
-    return make_grid([list(hwc[r * cols:(r + 1) * cols]) for r in range(rows)], pad=1)
+    return make_grid([list(hwc[r * cols:(r + 1) * cols]) for r in range(rows)], pad=1, cell=cell)
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -125,29 +124,3 @@ def run_ray(job: Any, shard_ids: Sequence[int], *, workers: int = 1, is_done: Ca
             ray.shutdown()
     return ExecutorResult(records, skipped)
 
-
-def ray_overhead(workers: int = 2, batches: int = 40) -> dict[str, float]:
-    """Ray's costs for the bench: ``ray.init`` (local), a 2-batch ``map_batches`` through ``workers``
-    fresh actors (pipeline and actor start-up), the marginal cost of one more empty batch (from a
-    ``2 + batches`` run), and shutdown."""
-    t = time.perf_counter()
-    ray = init_ray(None, num_cpus=workers)
-    started = time.perf_counter() - t
-    import ray.data as rd
-
-    class _Noop:
-        def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-            return batch
-
-    def once(n: int) -> float:
-        ds = rd.from_items([{"i": i} for i in range(n)], override_num_blocks=n)
-        t0 = time.perf_counter()
-        list(ds.map_batches(_Noop, batch_size=1, compute=rd.ActorPoolStrategy(size=workers), num_cpus=1).iter_rows())
-        return time.perf_counter() - t0
-
-    small = once(2)
-    big = once(2 + batches)
-    t = time.perf_counter()
-    ray.shutdown()
-    return {"startup_s": started, "pipeline_2_batches_s": small, "per_batch_s": max(0.0, big - small) / batches,
-            "shutdown_s": time.perf_counter() - t}

@@ -232,13 +232,15 @@ class CocoWriter(ImageFolderWriter):
         depth = (sample.meta or {}).get("depth")
         if depth is not None:
             mm = np.clip(np.rint(np.asarray(depth, np.float64) * 1000.0), 0, 65535).astype(np.uint16)
-            write_file(folder, f"depth/{key}.png", encode_png(mm, level=self.png_level, where=where), hasher)
+            write_file(folder, f"depth/{key}.png", encode_png(mm, level=self.png_level, where=where,
+                                                                  png_filter=self.png_filter), hasher)
         if sample.instance_mask is not None:
             inst = np.asarray(sample.instance_mask)
             if inst.size and (inst.min() < 0 or inst.max() > 65535):
                 raise TargetError("instance ids must lie in 0..65535", where=where, field="instance_mask")
             write_file(folder, f"instances/{key}.png",
-                       encode_png(inst.astype(np.uint16), level=self.png_level, where=where), hasher)
+                       encode_png(inst.astype(np.uint16), level=self.png_level, where=where,
+                                  png_filter=self.png_filter), hasher)
 
     def _collect(self, records: list[dict[str, Any]]) -> dict[str, str]:
         import hashlib

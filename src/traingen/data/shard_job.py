@@ -87,7 +87,8 @@ class ShardJobResult:
 
 def run_shard_job(job: Any, *, out: str | Path, fmt: str, classes: list[str], config: dict[str, Any], seed: int,
                   total: int, shard_size: int, workers: int = 1, overwrite: bool = False,
-                  progress: Callable[[int], None] | None = None, t0: float | None = None) -> ShardJobResult:
+                  progress: Callable[[int], None] | None = None, t0: float | None = None,
+                  writer_options: dict[str, Any] | None = None) -> ShardJobResult:
     """Write ``total`` samples in shards of ``shard_size`` with ``job`` and finalize ``out``.
 
     Args:
@@ -97,13 +98,16 @@ def run_shard_job(job: Any, *, out: str | Path, fmt: str, classes: list[str], co
         workers: processes; the bytes do not depend on it.
         progress: called with the number of samples finished after each shard.
         t0: ``time.perf_counter()`` when the caller started (default: now), for the seconds recorded.
+        writer_options: extra keyword arguments of ``open_writer`` (``png_filter``, ``compact_records``);
+            a job that reopens the writer in its workers must pass the same ones.
     """
     from .. import __version__
 
     t0 = time.perf_counter() if t0 is None else t0
     out_path = Path(out)
     fresh = not out_path.exists() or not any(out_path.iterdir())
-    writer = open_writer(fmt, out, classes=classes, config=config, seed=seed, overwrite=overwrite)
+    writer = open_writer(fmt, out, classes=classes, config=config, seed=seed, overwrite=overwrite,
+                         **(writer_options or {}))
     job._cache["writer"] = writer
     shards = plan_shards(total, shard_size)
 

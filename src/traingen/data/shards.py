@@ -117,18 +117,25 @@ class ShardWriter:
         seed: the run seed.
         shard_size: lets ``write_shard(int, samples)`` find a shard's first key; optional.
         png_level: PNG compression level (part of the identity: it changes the bytes).
+        png_filter: a PNG row filter of :data:`~traingen.data.imageio.PNG_FILTERS` for every PNG the
+            writer encodes (in the identity when set), or None for OpenCV's default.
+        compact_records: write the per-shard resume records without indentation (C JSON encoder;
+            internal files only, the outputs' bytes do not change).
     """
 
     format: ClassVar[str] = ""
 
     def __init__(self, out_dir: str | os.PathLike, classes: Sequence[str] = (), config: dict | None = None,
-                 seed: int = 0, *, shard_size: int | None = None, png_level: int = PNG_LEVEL):
+                 seed: int = 0, *, shard_size: int | None = None, png_level: int = PNG_LEVEL,
+                 png_filter: str | None = None, compact_records: bool = False):
         self.out_dir = Path(out_dir)
         self.classes = [str(c) for c in classes]
         self.config = jsonable(dict(config or {}))
         self.seed = int(seed)
         self.shard_size = shard_size
         self.png_level = int(png_level)
+        self.png_filter = png_filter
+        self.compact_records = bool(compact_records)
 
     # -- identity and preparation (main process) -------------------------------------------------
 
@@ -138,8 +145,11 @@ class ShardWriter:
 
     def identity(self) -> dict[str, Any]:
         """What decides the bytes; an OUT opened again must match it."""
+        options: dict[str, Any] = {"png_level": self.png_level}
+        if self.png_filter is not None:
+            options["png_filter"] = self.png_filter
         return {"format": self.format, "classes": self.classes, "config": self.config, "seed": self.seed,
-                "options": {"png_level": self.png_level}}
+                "options": options}
 
     def prepare(self, overwrite: bool = False) -> None:
         """Check OUT against this writer's identity, clean temporary names, record the identity."""
@@ -235,7 +245,10 @@ class ShardWriter:
         keyed = [(sample_key(start + j), s) for j, s in enumerate(samples)]
         record = self._write_part(sid, keyed)
         record.update({"id": sid, "start": start, "stop": start + len(samples), "count": len(samples)})
-        atomic_write_json(self.record_path(sid), record)
+        if self.compact_records:
+            atomic_write_bytes(self.record_path(sid), canonical_json(record, indent=None).encode())
+        else:
+            atomic_write_json(self.record_path(sid), record)
         return record
 
     def _write_part(self, shard_id: int, keyed: list[tuple[str, Sample]]) -> dict[str, Any]:
@@ -319,7 +332,7 @@ class ShardWriter:
         if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
             raise DataError(f"cannot write an image of shape {getattr(image, 'shape', None)}", where=where,
                             field="image")
-        ext, data = encode_image(image, level=self.png_level, where=where)
+        ext, data = encode_image(image, level=self.png_level, where=where, png_filter=self.png_filter)
         return ext, data, image
 
     def target_row(self, key: str, sample: Sample, where: str) -> dict[str, Any]:
@@ -407,17 +420,20 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> str:
 
 def open_writer(fmt: str, out_dir: str | os.PathLike, *, classes: Sequence[str] = (), config: dict | None = None,
                 seed: int = 0, overwrite: bool = False, shard_size: int | None = None,
-                png_level: int = PNG_LEVEL, prepare: bool = True) -> ShardWriter:
+                png_level: int = PNG_LEVEL, prepare: bool = True, png_filter: str | None = None,
+                compact_records: bool = False) -> ShardWriter:
     """Open (and prepare) a writer of format ``fmt`` (a key of :data:`WRITERS`) on ``out_dir``.
 
     Call in the main process and pass the returned object to workers (it pickles). Opening it again
     in a worker is safe too (``overwrite`` must then be false); ``prepare=False`` skips the identity
-    check and the cleaning of temporary names (the main process did both).
+    check and the cleaning of temporary names (the main process did both). ``png_filter`` and
+    ``compact_records``: see :class:`ShardWriter`.
 
     Raises:
         OutputError: OUT holds a different run (and ``overwrite`` is false) or cannot be written.
     """
-    writer = WRITERS.get(fmt)(out_dir, classes, config, seed, shard_size=shard_size, png_level=png_level)
+    writer = WRITERS.get(fmt)(out_dir, classes, config, seed, shard_size=shard_size, png_level=png_level,
+                              png_filter=png_filter, compact_records=compact_records)
     if prepare:
         writer.prepare(overwrite=overwrite)
     return writer

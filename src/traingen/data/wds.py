@@ -173,12 +173,12 @@ def _decode_sample(raw: dict[str, bytes], where: str, name: str, key: str, read_
     return sample
 
 
-def _map_png(arr: np.ndarray, where: str, field: str) -> bytes:
+def _map_png(arr: np.ndarray, where: str, field: str, png_filter: str | None = None) -> bytes:
     arr = np.asarray(arr)
     if arr.size and (arr.min() < 0 or arr.max() > 65535):
         raise DataError(f"{field} values must lie in 0..65535 to be stored as PNG", where=where, field=field)
     dtype = np.uint8 if (not arr.size or arr.max() < 256) else np.uint16
-    return encode_png(arr.astype(dtype), level=1, where=where)
+    return encode_png(arr.astype(dtype), level=1, where=where, png_filter=png_filter)
 
 
 @WRITERS.register("webdataset")
@@ -207,13 +207,13 @@ class WebDatasetWriter(ShardWriter):
                 if isinstance(row["label"], int):
                     obj["cls"] = str(row["label"]).encode()
                 if sample.mask is not None:
-                    obj["mask.png"] = _map_png(sample.mask, where, "mask")
+                    obj["mask.png"] = _map_png(sample.mask, where, "mask", self.png_filter)
                 if sample.instance_mask is not None:
-                    obj["instances.png"] = _map_png(sample.instance_mask, where, "instance_mask")
+                    obj["instances.png"] = _map_png(sample.instance_mask, where, "instance_mask", self.png_filter)
                 depth = (sample.meta or {}).get("depth")
                 if depth is not None:  # metres -> uint16 millimetres, as the COCO writer's depth plane
                     mm = np.clip(np.rint(np.asarray(depth, np.float64) * 1000.0), 0, 65535).astype(np.uint16)
-                    obj["depth.png"] = encode_png(mm, level=self.png_level, where=where)
+                    obj["depth.png"] = encode_png(mm, level=self.png_level, where=where, png_filter=self.png_filter)
                 tw.write(obj)
         data = buf.getvalue()
         atomic_write_bytes(self.tar_path(shard_id), data)

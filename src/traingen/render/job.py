@@ -34,6 +34,10 @@ from .scene import Catalogue, SceneConfig, load_scene, sample_scene, scene_from_
 
 STEP = "render"
 FORMATS = ("coco", "kitti", "webdataset", "imagefolder")
+#: How the render writers encode: every PNG (RGB, instance, depth planes) with the "up" row filter
+#: (10.4 -> 4.9 ms for the three planes of a 256² render, about as many bytes) and the shard resume
+#: records as compact JSON (C encoder). Part of the job's config, so of the output's identity.
+WRITER_OPTIONS: dict[str, Any] = {"png_filter": "up", "compact_records": True}
 
 
 class SceneRenderer:
@@ -109,7 +113,7 @@ class RenderJob(ShardJob):
     def config(self) -> dict[str, Any]:
         """Everything that decides the bytes (goes into the manifest)."""
         return {"step": STEP, "scene": self.scene, "shard_size": self.shard_size, "total": self.total,
-                "format": self.fmt}
+                "format": self.fmt, "png_filter": WRITER_OPTIONS["png_filter"]}
 
     def _build(self, what: str) -> Any:
         if what == "renderer":
@@ -124,7 +128,7 @@ class RenderJob(ShardJob):
             from ..data import open_writer  # importing data registers the kitti writer
 
             return open_writer(self.fmt, self.out, classes=self.classes, config=self.config(), seed=self.seed,
-                               prepare=False)
+                               prepare=False, **WRITER_OPTIONS)
         return super()._build(what)
 
     def sample(self, index: int) -> Any:
@@ -175,7 +179,8 @@ def run_render(out: str | Path, *, n: int, scene: str | Path | SceneConfig | Non
                     classes=cfg.classes)
     try:
         res = run_shard_job(job, out=out, fmt=fmt, classes=cfg.classes, config=job.config(), seed=seed, total=n,
-                            shard_size=shard_size, workers=workers, overwrite=overwrite, progress=progress, t0=t0)
+                            shard_size=shard_size, workers=workers, overwrite=overwrite, progress=progress, t0=t0,
+                            writer_options=WRITER_OPTIONS)
     finally:
         if "renderer" in job._cache:
             job._cache.pop("renderer").close()

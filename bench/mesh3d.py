@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from traingen.mesh.builtin import load_mesh  # noqa: E402
-from traingen.mesh.raster import Attributes, RasterSettings, rasterize  # noqa: E402
+from traingen.mesh.raster import Attributes, Lighting, RasterSettings, rasterize  # noqa: E402
 from traingen.render.camera import Camera  # noqa: E402
 
 TARGETS = {("teapot", 64): 20, ("teapot", 128): 60, ("teapot", 256): 200,
@@ -52,15 +52,26 @@ def camera(mesh, size: int) -> Camera:
     return Camera.orbit(10.0, 30.0, 25.0, target=tuple(centre), width=size, height=size, fov_y_deg=FOV)
 
 
-def ours(mesh, cam: Camera, mode: str, weights: np.ndarray, translation: bool = False):
-    """One forward+backward; returns (seconds, image, gradient of the translation or None)."""
+def ours(mesh, cam: Camera, mode: str, weights: np.ndarray, translation: bool = False, cull: bool = False,
+         lit: bool = False):
+    """One forward+backward; returns (seconds, image, gradient of the translation or None).
+
+    ``lit``: per-vertex colours (fixed, grey levels) and an ambient + directional light instead of a
+    constant white colour, unlit (the general path: colours and light factors gathered per pair).
+    """
     v0 = torch.tensor(mesh.vertices, dtype=torch.float32)
     f = torch.tensor(mesh.faces)
     w = torch.tensor(weights, dtype=torch.float32)
     t0 = time.process_time()
     shift = torch.zeros(3, requires_grad=True)
     v = (v0 + shift) if translation else v0.clone().requires_grad_(True)
-    out = rasterize(v, f, cam, mode=mode, attributes=Attributes(color=(1.0, 1.0, 1.0)), settings=RasterSettings())
+    if lit:
+        vc = torch.linspace(0.2, 1.0, len(v0)).unsqueeze(1).expand(-1, 3).contiguous().requires_grad_(True)
+        attrs, light = Attributes(vertex_colors=vc), Lighting()
+    else:
+        attrs, light = Attributes(color=(1.0, 1.0, 1.0)), None
+    out = rasterize(v, f, cam, mode=mode, attributes=attrs, lighting=light,
+                    settings=RasterSettings(cull_backfaces=cull))
     loss = (out.rgb * w).sum() + (out.alpha * w[:1]).sum()
     loss.backward()
     dt = time.process_time() - t0
@@ -145,10 +156,11 @@ def main() -> None:
             cam = camera(mesh, size)
             weights = rng.uniform(0.0, 1.0, (3, size, size))
             row = {"mesh": name, "faces": mesh.n_faces, "size": size}
-            for mode in ("soft", "nmr"):
-                ours(mesh, cam, mode, weights)  # warm-up
-                ts = [ours(mesh, cam, mode, weights)[0] for _ in range(args.repeats)]
-                row[mode] = (min(ts) * 1e3, statistics.median(ts) * 1e3)
+            for key, mode, cull, lit in (("soft", "soft", False, False), ("culled", "soft", True, False),
+                                         ("lit", "soft", False, True), ("nmr", "nmr", False, False)):
+                ours(mesh, cam, mode, weights, cull=cull, lit=lit)  # warm-up
+                ts = [ours(mesh, cam, mode, weights, cull=cull, lit=lit)[0] for _ in range(args.repeats)]
+                row[key] = (min(ts) * 1e3, statistics.median(ts) * 1e3)
             _, alpha, g_ours = ours(mesh, cam, "soft", weights, translation=True)
             if have_mi:
                 side = MitsubaSide(mesh, cam)
@@ -175,14 +187,19 @@ def main() -> None:
              "Forward+backward CPU ms (process time, all threads) of `Σ W·rgb + Σ W'·alpha`; Mitsuba: `llvm_ad_rgb`, `direct_projective` "
              "(guiding none), 1 spp, black mesh on a white environment. cos: gradient cosine for a rigid "
              "translation (Mitsuba's averaged over the repeats' seeds); IoU: silhouettes of the two renders.\n",
-             "| mesh | faces | px | soft min / median | nmr min / median | target | Mitsuba min / median | "
-             "soft / Mitsuba | cos | IoU |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "soft: constant white colour, unlit (as Mitsuba's side); soft culled: the same with "
+             "`cull_backfaces=True` (an option: it changes the soft image); soft lit: per-vertex colours "
+             "(gradients to them too) and ambient + directional light.\n",
+             "| mesh | faces | px | soft min / median | target | soft culled min / median | soft lit min / median | "
+             "nmr min / median | Mitsuba min / median | soft / Mitsuba | cos | IoU |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
         mi_t = f"{r['mitsuba'][0]:.0f} / {r['mitsuba'][1]:.0f}" if "mitsuba" in r else "-"
         ratio = f"{r['soft'][0] / r['mitsuba'][0]:.2f}" if "mitsuba" in r else "-"
         lines.append(f"| {r['mesh']} | {r['faces']} | {r['size']} | {r['soft'][0]:.0f} / {r['soft'][1]:.0f} | "
-                     f"{r['nmr'][0]:.0f} / {r['nmr'][1]:.0f} | ≤ {TARGETS[(r['mesh'], r['size'])]} | {mi_t} | "
+                     f"≤ {TARGETS[(r['mesh'], r['size'])]} | {r['culled'][0]:.0f} / {r['culled'][1]:.0f} | "
+                     f"{r['lit'][0]:.0f} / {r['lit'][1]:.0f} | "
+                     f"{r['nmr'][0]:.0f} / {r['nmr'][1]:.0f} | {mi_t} | "
                      f"{ratio} | {r.get('cos', float('nan')):.3f} | {r.get('iou', float('nan')):.3f} |")
     text = "\n".join(lines) + "\n"
     print(text)

@@ -12,8 +12,16 @@ aligned model and a least-squares light fit:
   1 − a``). The scale ambiguity between albedo and light is fixed by that convention: a face turned
   to the light has shading 1. The fit scans ~2,000 light directions on the sphere; for each, the
   part albedos and ``a`` have closed forms (alternated 3 times); the best direction is then refined
-  with all parameters by robust (soft-L1) least squares (SciPy).
-- :func:`remove_illumination`: ``albedo = image / s(n)`` per channel on the object.
+  with all parameters by robust (soft-L1) least squares (SciPy). A textured part breaks the
+  constant-albedo model, so the fit is repeated with each part's pixels weighted by the inverse of its
+  robust residual variance (iteratively reweighted least squares at the part level): nearly uniform
+  parts, whose luminance is shading alone, set the light.
+- :func:`unreliable_pixels`: pixels near a crease, rim or inner occluding edge of the aligned model (a
+  normal jump within a few pixels), or where the model covers the photo's background. A pose error of
+  a few degrees moves these edges, so there the model's shading belongs to the wrong surface.
+- :func:`remove_illumination`: ``albedo = image / s(n)`` per channel on the object; unreliable pixels
+  take instead the albedo of the reliable pixels of their part around them (:func:`fill_from_neighbours`:
+  the intrinsic-image prior that albedo is smooth or constant within a part, shading unknown there).
 - :func:`grabcut_mask`: a mask from OpenCV's GrabCut initialised with a box, when no mask is given.
 
 Example:
@@ -25,8 +33,11 @@ Example:
 
 References:
     Wang, Su, Huang, Huang, Guibas & Mitra, "Unsupervised Texture Transfer from Images to Model
-    Collections", SIGGRAPH Asia 2016 (intrinsic decomposition with per-part constant albedo). Rother,
-    Kolmogorov & Blake, "GrabCut", SIGGRAPH 2004.
+    Collections", SIGGRAPH Asia 2016 (intrinsic decomposition with per-part constant albedo). Land &
+    McCann, "Lightness and Retinex Theory", JOSA 1971 (shading smooth, albedo piecewise constant).
+    Holland & Welsch, "Robust regression using iteratively reweighted least-squares", 1977. Knutsson &
+    Westin, "Normalized and Differential Convolution", CVPR 1993 (the fill). Rother, Kolmogorov & Blake,
+    "GrabCut", SIGGRAPH 2004.
 """
 
 from __future__ import annotations
@@ -106,23 +117,25 @@ def gbuffer(mesh: Mesh, camera: Camera) -> GBuffer:
     return GBuffer(face, part, normal, out.depth[0].numpy(), point)
 
 
-def _closed_form(L: np.ndarray, r: np.ndarray, parts: np.ndarray, n_parts: int, iters: int = 3):
-    """For fixed ``r = max(0, n·ℓ)`` (N×D candidates): part albedos and ambient by alternation."""
+def _closed_form(L: np.ndarray, r: np.ndarray, parts: np.ndarray, n_parts: int, w: np.ndarray, iters: int = 3):
+    """For fixed ``r = max(0, n·ℓ)`` (N×D candidates): part albedos and ambient by weighted alternation."""
     a = np.full(r.shape[1], 0.5)
+    wl = (w * L)[:, None]
     for _ in range(iters):
         s = a + (1 - a) * r
         num = np.zeros((n_parts, r.shape[1]))
         den = np.zeros((n_parts, r.shape[1]))
-        np.add.at(num, parts, L[:, None] * s)
-        np.add.at(den, parts, s * s)
+        np.add.at(num, parts, wl * s)
+        np.add.at(den, parts, w[:, None] * s * s)
         c = num / np.maximum(den, 1e-12)
         cp = c[parts]
-        # L ≈ cp·(r + a(1 − r))  ->  a = Σ cp(1−r)(L − cp r) / Σ (cp(1−r))²
+        # L ≈ cp·(r + a(1 − r))  ->  a = Σ w cp(1−r)(L − cp r) / Σ w (cp(1−r))²
         g = cp * (1 - r)
-        a = np.clip((g * (L[:, None] - cp * r)).sum(0) / np.maximum((g * g).sum(0), 1e-12), 0.0, 1.0)
+        a = np.clip((w[:, None] * g * (L[:, None] - cp * r)).sum(0)
+                    / np.maximum((w[:, None] * g * g).sum(0), 1e-12), 0.0, 1.0)
     s = a + (1 - a) * r
     res = L[:, None] - c[parts] * s
-    return a, c, np.sqrt((res ** 2).mean(0))
+    return a, c, np.sqrt((w[:, None] * res ** 2).sum(0) / w.sum())
 
 
 def sphere_directions(n: int) -> np.ndarray:
@@ -134,9 +147,11 @@ def sphere_directions(n: int) -> np.ndarray:
     return np.stack([r * np.cos(phi), r * np.sin(phi), z], 1)
 
 
-def _refine(L, normals, pidx, a, d, c):
-    """Local robust (soft-L1) least squares on ambient, light direction and part albedos."""
+def _refine(L, normals, pidx, w, a, d, c):
+    """Local weighted robust (soft-L1) least squares on ambient, light direction and part albedos."""
     from scipy.optimize import least_squares
+
+    sw = np.sqrt(w / w.mean())
 
     def unpack(x):
         th, ph = x[1], x[2]
@@ -149,39 +164,128 @@ def _refine(L, normals, pidx, a, d, c):
     x0 = np.concatenate([[a, float(np.arccos(np.clip(d[2], -1, 1))), float(np.arctan2(d[1], d[0]))], c])
     lo = np.concatenate([[0.0, -np.inf, -np.inf], np.zeros(len(c))])
     hi = np.concatenate([[1.0, np.inf, np.inf], np.full(len(c), np.inf)])
-    sol = least_squares(resid, np.clip(x0, lo + 1e-9, hi - 1e-9), bounds=(lo, hi), loss="soft_l1",
-                        f_scale=0.05, max_nfev=200)
+    sol = least_squares(lambda x: sw * resid(x), np.clip(x0, lo + 1e-9, hi - 1e-9), bounds=(lo, hi),
+                        loss="soft_l1", f_scale=0.05, max_nfev=200)
     a2, d2, c2 = unpack(sol.x)
-    return float(np.sqrt((resid(sol.x) ** 2).mean())), float(a2), d2, c2
+    res = resid(sol.x)
+    return res, float(a2), d2, c2
 
 
-def fit_lighting(luminance: np.ndarray, normals: np.ndarray, parts: np.ndarray, *,
-                 directions: int = 2000) -> LightFit:
-    """Fit ambient + directional light to per-pixel ``luminance`` (N) given ``normals`` (N×3) and
-    part labels (N), with one constant albedo per part (see module doc)."""
-    L = np.asarray(luminance, np.float64).reshape(-1)
-    if len(L) < 4:
-        raise DataError("too few object pixels to fit the lighting", where="texture-transfer", field="mask")
-    _, pidx = np.unique(parts, return_inverse=True)
-    labels = np.unique(parts)
-    dirs = sphere_directions(directions)
+def _scan(L, normals, pidx, n_parts, w, dirs):
     best = None
     for lo in range(0, len(dirs), 250):
         d = dirs[lo:lo + 250]
         r = np.maximum(normals @ d.T, 0.0)
-        a, c, err = _closed_form(L, r, pidx, len(labels))
+        a, c, err = _closed_form(L, r, pidx, n_parts, w)
         j = int(np.argmin(err))
         if best is None or err[j] < best[0]:
             best = (float(err[j]), float(a[j]), d[j], c[:, j])
-    _, a, d, c = best
-    err, a, d, c = _refine(L, normals, pidx, a, d, c)
+    return best[1:]
+
+
+def fit_lighting(luminance: np.ndarray, normals: np.ndarray, parts: np.ndarray, *,
+                 directions: int = 2000, rounds: int = 3, noise_floor: float = 0.01) -> LightFit:
+    """Fit ambient + directional light to per-pixel ``luminance`` (N) given ``normals`` (N×3) and
+    part labels (N), with one constant albedo per part (see module doc).
+
+    A textured part breaks the constant-albedo model and, if it is weighted like the others, pulls the
+    light toward explaining its texture. So the fit is reweighted per part (``rounds`` times): each
+    part's pixels get weight ``1 / (σ_p² + noise_floor²)``, ``σ_p`` the robust (MAD) scale of that
+    part's residual under the previous fit — the parts that are nearly uniform, where the luminance is
+    shading alone, then set the light.
+    """
+    L = np.asarray(luminance, np.float64).reshape(-1)
+    if len(L) < 4:
+        raise DataError("too few object pixels to fit the lighting", where="texture-transfer", field="mask")
+    labels, pidx = np.unique(parts, return_inverse=True)
+    counts = np.bincount(pidx, minlength=len(labels))
+    dirs = sphere_directions(directions)
+    w = np.ones(len(L))
+    for k in range(max(1, rounds)):
+        a, d, c = _scan(L, normals, pidx, len(labels), w, dirs)
+        res, a, d, c = _refine(L, normals, pidx, w, a, d, c)
+        if k == rounds - 1:
+            break
+        sig = np.zeros(len(labels))
+        for p in range(len(labels)):
+            rp = res[pidx == p]
+            # MAD scale, inflated for the part's own free albedo (one parameter per part)
+            sig[p] = 1.4826 * np.median(np.abs(rp - np.median(rp))) * math.sqrt(counts[p] / max(counts[p] - 1, 1))
+        w = 1.0 / (sig[pidx] ** 2 + noise_floor ** 2)
+    err = float(np.sqrt((res ** 2).mean()))
     return LightFit(a, tuple(float(x) for x in d), {int(p): float(v) for p, v in zip(labels, c, strict=True)}, err)
 
 
-def remove_illumination(image: np.ndarray, gb: GBuffer, light: LightFit, *, floor: float = 0.05) -> np.ndarray:
-    """Albedo (H×W×3 float) = image / shading on the model's pixels, 0 elsewhere."""
+def unreliable_pixels(gb: GBuffer, *, radius: int = 2, max_angle_deg: float = 30.0,
+                      valid: np.ndarray | None = None, valid_radius: int = 0) -> np.ndarray:
+    """Model pixels (H×W bool) whose shading a small pose error could change abruptly.
+
+    A pixel is unreliable when a model pixel within ``radius`` pixels has a normal more than
+    ``max_angle_deg`` away from its own (a crease, a rim, an occluding edge inside the silhouette: a pose
+    error of a few pixels moves these, and dividing by the wrong side's shading leaves a wrong albedo),
+    or when it lies within ``valid_radius`` of a pixel outside ``valid`` (e.g. the photo's mask: there the
+    model covers background).
+    """
+    import cv2
+
+    n, on = gb.normal, gb.mask
+    H, W = on.shape
+    pad = radius
+    n_p = np.pad(n, ((pad, pad), (pad, pad), (0, 0)))
+    on_p = np.pad(on, pad)
+    cos_min = math.cos(math.radians(max_angle_deg))
+    bad = np.zeros((H, W), bool)
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            if dx * dx + dy * dy > radius * radius or (dx == 0 and dy == 0):
+                continue
+            sn = n_p[pad + dy:pad + dy + H, pad + dx:pad + dx + W]
+            so = on_p[pad + dy:pad + dy + H, pad + dx:pad + dx + W]
+            bad |= so & ((n * sn).sum(-1) < cos_min)
+    if valid is not None and valid_radius >= 0:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * valid_radius + 1, 2 * valid_radius + 1))
+        bad |= cv2.dilate((~np.asarray(valid, bool)).astype(np.uint8), k) > 0
+    return bad & on
+
+
+def fill_from_neighbours(values: np.ndarray, known: np.ndarray, target: np.ndarray, labels: np.ndarray,
+                         sigmas: tuple[float, ...] = (1.5, 3.0, 6.0, 12.0, 24.0)) -> np.ndarray:
+    """Fill ``target`` pixels of ``values`` (H×W×C) by normalised Gaussian convolution of the ``known``
+    pixels with the same label, widening the kernel until every target has support (a label with no
+    known pixel takes the median of its pixels)."""
+    import cv2
+
+    out = values.copy()
+    for lab in np.unique(labels[target]):
+        k = (known & (labels == lab)).astype(np.float64)
+        todo = target & (labels == lab)
+        if not k.any():  # no reliable pixel on this part: its median value (albedo constant per part)
+            out[todo] = np.median(values[labels == lab], axis=0)
+            continue
+        for sig in sigmas:
+            num = cv2.GaussianBlur(values * k[..., None], (0, 0), sig)
+            den = cv2.GaussianBlur(k, (0, 0), sig)
+            hit = todo & (den > 1e-4)
+            out[hit] = num[hit] / den[hit][:, None]
+            todo &= ~hit
+            if not todo.any():
+                break
+    return out
+
+
+def remove_illumination(image: np.ndarray, gb: GBuffer, light: LightFit, *, floor: float = 0.05,
+                        unreliable: np.ndarray | None = None) -> np.ndarray:
+    """Albedo (H×W×3 float) = image / shading on the model's pixels, 0 elsewhere.
+
+    Pixels flagged ``unreliable`` (see :func:`unreliable_pixels`) take instead the albedo of their reliable
+    neighbours on the same part (the intrinsic-image prior: albedo varies smoothly or is constant within
+    a part, while the shading there is unknown).
+    """
     s = np.maximum(light.shading(gb.normal), floor)
-    return np.clip(image / s[..., None], 0.0, 1.0) * gb.mask[..., None]
+    albedo = np.clip(image / s[..., None], 0.0, 1.0) * gb.mask[..., None]
+    if unreliable is not None and unreliable.any():
+        albedo = fill_from_neighbours(albedo, gb.mask & ~unreliable, unreliable & gb.mask, gb.part)
+    return albedo
 
 
 def grabcut_mask(image: np.ndarray, box: tuple[int, int, int, int] | None = None, *, iters: int = 5,

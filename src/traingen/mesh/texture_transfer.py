@@ -46,7 +46,15 @@ from .texture_charts import (
     texel_geometry,
 )
 from .texture_pose import Alignment, PoseConfig, align
-from .texture_shading import LUMA, LightFit, fit_lighting, gbuffer, grabcut_mask, remove_illumination
+from .texture_shading import (
+    LUMA,
+    LightFit,
+    fit_lighting,
+    gbuffer,
+    grabcut_mask,
+    remove_illumination,
+    unreliable_pixels,
+)
 
 
 @dataclass
@@ -133,8 +141,10 @@ def observe(photo: Photo, collection: list[Mesh], cfg: TransferConfig, *, seed: 
     cam = al.pose.camera(W, H, cfg.pose.fov_y_deg)
     gb = gbuffer(al.mesh, cam)
     on = gb.mask
+    # The light is fitted on every model pixel: dropping the unreliable ones (rims, the thin handle) loses
+    # the uniform parts and the terminator that pin the light (measured 20° off instead of 5°).
     light = fit_lighting(img[on] @ LUMA, gb.normal[on], gb.part[on])
-    albedo = remove_illumination(img, gb, light)
+    albedo = remove_illumination(img, gb, light, unreliable=unreliable_pixels(gb, valid=mask > 0.5))
     return PhotoResult(photo.name, al, light, mask, albedo, np.zeros_like(img), float("nan"))
 
 

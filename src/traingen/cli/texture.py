@@ -10,8 +10,6 @@ SRC is an image file or a source address whose first item is the exemplar (``bui
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,16 +44,9 @@ def load_images(addr: str, *, what: str, first_only: bool = False, item: int = 0
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and ``os.replace`` (never half-written)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from ..data.cache import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
 
 
 def method_options(config: Path | None, overrides: dict[str, Any]) -> dict[str, Any]:

@@ -40,9 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -184,15 +182,9 @@ def render_view(mesh, azimuth: float, elevation: float, size: int, background) -
 
 
 def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from ..data.cache import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 @STEPS.register("mesh-style")

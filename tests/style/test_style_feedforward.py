@@ -84,10 +84,13 @@ def test_encoder_loads_a_vgg19_state_dict_written_here(tmp_path):
     # relu4_1 against torchvision's own layers with the same weights
     tv = ref[:21]
     tv.load_state_dict({k[len("features."):]: v for k, v in state.items() if int(k.split(".")[1]) < 21})
-    x = torch.rand(1, 3, 32, 32)
-    from traingen.features.base import imagenet_normalise
-
-    assert torch.allclose(enc(x, ["relu4_1"])["relu4_1"], tv(imagenet_normalise(x)), atol=1e-5)
+    x = torch.rand(1, 3, 32, 32)  # an image in [0, 1]; VGG19 takes ImageNet-normalised pixels
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        want = tv((x - mean) / std)
+    assert want.abs().max() > 0.1  # the image reaches relu4_1 (it did not while pixels were divided by 255 twice)
+    assert torch.allclose(enc(x, ["relu4_1"])["relu4_1"], want, atol=1e-4)
     with pytest.raises(CheckpointError, match="width"):
         Encoder(width=0.5, weights=str(path))
 

@@ -43,15 +43,21 @@ def adain(x, y, eps: float = 1e-5):
     return (x - mx) / sx * sy + my
 
 
-def moment_loss(feats: dict[str, Any], targets: dict[str, Any]):
-    """AdaIN's style loss: sum over taps of the MSE of channel means plus the MSE of channel stds."""
+def moment_loss(feats: dict[str, Any], targets: dict[str, Any], normalise: bool = False):
+    """AdaIN's style loss: sum over taps of the MSE of channel means plus the MSE of channel stds.
+
+    With ``normalise`` each tap's term is divided by the mean square of its target features (detached).
+    """
     import torch.nn.functional as F
 
     total = 0.0
     for t in targets:
         m1, s1 = mean_std(feats[t])
         m2, s2 = mean_std(targets[t])
-        total = total + F.mse_loss(m1, m2) + F.mse_loss(s1, s2)
+        term = F.mse_loss(m1, m2) + F.mse_loss(s1, s2)
+        if normalise:
+            term = term / (targets[t].detach() ** 2).mean().clamp_min(1e-12)
+        total = total + term
     return total
 
 
@@ -65,6 +71,9 @@ class AdaINConfig:
         encoder_weights: VGG19 weight file or a saved encoder (None = seeded random).
         content_weight / style_weight: loss weights (the paper uses style_weight 10).
         alpha: content-style trade-off at test time, in [0, 1].
+        normalise_layers: divide each layer's loss by the mean square of its target features, so every
+            tap weighs the same whatever its scale (a random encoder's deep maps are several times smaller
+            than its shallow ones, so unnormalised the style loss is all relu1_1).
     """
 
     width: float = 0.25
@@ -73,6 +82,7 @@ class AdaINConfig:
     content_weight: float = 1.0
     style_weight: float = 10.0
     alpha: float = 1.0
+    normalise_layers: bool = True
 
     def __post_init__(self):
         if not 0 <= self.alpha <= 1:
@@ -112,7 +122,9 @@ def _build():
             g = self.decoder(t)
             fg = self.encoder(g, list(STYLE_TAPS))
             lc = ((fg["relu4_1"] - t) ** 2).mean()
-            ls = moment_loss(fg, fs)
+            if self.config.normalise_layers:
+                lc = lc / (t ** 2).mean().clamp_min(1e-12)
+            ls = moment_loss(fg, fs, normalise=self.config.normalise_layers)
             loss = self.config.content_weight * lc + self.config.style_weight * ls
             return {"loss": loss, "content": lc.detach(), "style": ls.detach()}
 

@@ -3,9 +3,8 @@
 The encoder has torchvision's ``vgg19.features`` layout up to ``relu5_1`` (layer ``i`` of torchvision
 is layer ``i`` here), so the user's VGG19 ImageNet weight file loads into it unchanged
 (``weights="path/vgg19-dcbb9e9d.pth"``). Without a file it is a seeded random network (zero-mean
-kernels at Kaiming scale from a ``torch.Generator``; the same seed gives the same weights on every
-machine) or a
-network trained by the project (``weights="run/encoder.safetensors"``, the keys of this module). Its
+kernels after conv1_1, all at Kaiming scale, from a ``torch.Generator``; the same seed gives the same
+weights on every machine) or a network trained by the project (``weights="run/encoder.safetensors"``, the keys of this module). Its
 ``width`` scales the channel counts (1.0 = VGG's 64/128/256/512) so that tests run tiny models; only
 width 1.0 accepts VGG19 weights. The encoder is frozen: methods train only what sits after it.
 
@@ -84,12 +83,15 @@ def _build_encoder_class():
         @torch.no_grad()
         def _init_random(self, seed: int) -> None:
             g = torch_generator(seed, "style-encoder")
-            for m in self.features:
+            for i, m in enumerate(self.features):
                 if isinstance(m, nn.Conv2d):
                     w = torch.rand(m.weight.shape, generator=g) * 2 - 1
                     # Zero-mean kernels: a flat patch gives 0, so the maps encode structure and texture, not
-                    # brightness (with plain random kernels every photo's deep maps look alike).
-                    w = w - w.mean(dim=(2, 3), keepdim=True)
+                    # brightness (with plain random kernels every photo's deep maps look alike). Not conv1_1:
+                    # there a zero-mean kernel makes the whole encoder blind to flat colour, so no loss can
+                    # match (or reconstruct) an image's colours.
+                    if i > 0:
+                        w = w - w.mean(dim=(2, 3), keepdim=True)
                     w = w * math.sqrt(2.0 / (m.in_channels * 9)) / w.std().clamp_min(1e-12)  # Kaiming std
                     m.weight.copy_(w)
                     m.bias.zero_()
@@ -121,7 +123,7 @@ def _build_encoder_class():
                 raise ConfigError(f"unknown encoder tap {sorted(unknown)[0]!r}; known: {', '.join(ENCODER_TAPS)}",
                                   field="taps")
             last = max(self.names.index(t) for t in wanted)
-            h = imagenet_normalise(x)
+            h = imagenet_normalise(x * 255.0)  # the helper takes 0..255; our images are in [0, 1]
             out = {}
             for i, layer in enumerate(self.features[: last + 1]):
                 h = layer(h)

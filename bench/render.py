@@ -1,7 +1,8 @@
 """Domain-randomization renderer benchmark: images per second end to end, and RSS over many images.
 
 End to end means ``run_render`` into a fresh folder: scene sampling, GL rendering, visibility counts,
-annotations, PNG encoding (level 1) of the image, depth and instance planes, COCO RLE masks and the
+annotations, PNG encoding (level 1, "up" row filter: ``render.job.WRITER_OPTIONS``) of the image,
+depth and instance planes, COCO RLE masks and the
 final ``annotations.json``. Timed at 256² and at the paper's 1200×400 with 1 and 2 workers (wall clock,
 including process start-up and the EGL context of each worker). The memory part renders ``--rss-n``
 images in one process through :class:`SceneRenderer` + the COCO writer, shard by shard, and records the
@@ -126,7 +127,7 @@ def main() -> None:
              f"Load average before {' '.join(f'{x:.2f}' for x in load0)}, after {' '.join(f'{x:.2f}' for x in load1)} "
              "(the machine is shared: these are not quiet-machine numbers).  ",
              f"End to end: default scene (built-in classes, 1-14 objects, 0-20 distractors), COCO with depth and "
-             f"instance planes, PNG level 1; {args.n} images per run, best of {args.repeats} runs "
+             f"instance planes, PNG level 1 with the 'up' row filter; {args.n} images per run, best of {args.repeats} runs "
              "(wall clock, including worker start-up).", "",
              "Images per CPU-second counts the CPU time of the main process and its workers (start-up "
              "included); on a quiet 2-core machine, 2 workers can reach about twice that per wall second.", "",

@@ -16,8 +16,8 @@ their mean class probability, and evaluated with pycocotools ``COCOeval`` (segm 
 the test set's ``annotations.json``. Each arm runs for ``--minutes`` of training, for each seed.
 
 Usage:
-    OMP_NUM_THREADS=1 nice -n 15 python bench/render_usefulness.py --work /work/runs/render/useful \\
-        --n-train 2000 --n-test 300 --minutes 6 --seeds 0 1 --out bench/RESULTS.md
+    OMP_NUM_THREADS=1 python bench/render_usefulness.py --work /work/runs/s4_render/useful \\
+        --n-train 1500 --n-test 200 --size 64 --steps 2000 --width 16 --seeds 0
 """
 
 from __future__ import annotations
@@ -65,17 +65,18 @@ def photo_folders(work: Path) -> tuple[Path, Path]:
     return tex, bg
 
 
-def render_sets(work: Path, n_train: int, n_test: int, workers: int) -> dict[str, Path]:
+def render_sets(work: Path, n_train: int, n_test: int, workers: int, size: int = 128) -> dict[str, Path]:
     from traingen.core.config import load_yaml
     from traingen.render.job import run_render
     from traingen.render.scene import scene_from_dict
 
     tex, bg = photo_folders(work)
-    small = load_yaml(RECIPES / "render-small.yaml")
+    small = {**load_yaml(RECIPES / "render-small.yaml"), "width": size, "height": size}
+    fixed = {**load_yaml(RECIPES / "render-fixed.yaml"), "width": size, "height": size}
     test_scene = {**small, "textures": {"folder": str(tex), "pool": 48},
                   "background": {"folder": str(bg), "pool": 16}}
     sets = {"randomized": (scene_from_dict(small), n_train, 1),
-            "fixed": (scene_from_dict(load_yaml(RECIPES / "render-fixed.yaml")), n_train, 1),
+            "fixed": (scene_from_dict(fixed), n_train, 1),
             "test": (scene_from_dict(test_scene), n_test, 99)}
     out = {}
     for name, (cfg, n, seed) in sets.items():
@@ -137,20 +138,22 @@ def make_model(classes: int, width: int = 24):
     return Segmenter()
 
 
-def train(images: np.ndarray, masks: np.ndarray, *, classes: int, seed: int, minutes: float, batch: int = 16):
+def train(images: np.ndarray, masks: np.ndarray, *, classes: int, seed: int, minutes: float, batch: int = 16,
+          steps: int = 0, width: int = 24):
+    """Train for ``steps`` optimizer steps (when > 0; load-independent) or else for ``minutes`` of wall time."""
     import torch
     import torch.nn.functional as F
 
     torch.set_num_threads(1)
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # the layers' initialisation
-    model = make_model(classes)
+    model = make_model(classes, width)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     x_all = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
     y_all = torch.from_numpy(masks)
     t0, step = time.perf_counter(), 0
     model.train()
-    while time.perf_counter() - t0 < minutes * 60:
+    while (step < steps) if steps > 0 else (time.perf_counter() - t0 < minutes * 60):
         idx = torch.randint(0, len(x_all), (batch,), generator=g)
         x = x_all[idx].float() / 255.0
         y = y_all[idx]
@@ -220,6 +223,9 @@ def main() -> None:
     ap.add_argument("--n-test", type=int, default=300)
     ap.add_argument("--minutes", type=float, default=6.0, help="training minutes per arm and seed (max 20)")
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    ap.add_argument("--steps", type=int, default=0, help="fixed optimizer steps per arm (0: use --minutes)")
+    ap.add_argument("--size", type=int, default=128, help="rendered image side (pixels)")
+    ap.add_argument("--width", type=int, default=24, help="segmenter base width")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", help="append a markdown section to this file")
     args = ap.parse_args()
@@ -229,24 +235,30 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     load0 = os.getloadavg()
-    sets = render_sets(work, args.n_train, args.n_test, args.workers)
+    sets = render_sets(work, args.n_train, args.n_test, args.workers, args.size)
     test_images, _ = load_coco(sets["test"])
     rows = []
     for arm in ("randomized", "fixed"):
         images, masks = load_coco(sets[arm])
         for seed in args.seeds:
-            model, steps = train(images, masks, classes=4, seed=seed, minutes=args.minutes)
+            c0 = time.process_time()
+            model, steps = train(images, masks, classes=4, seed=seed, minutes=args.minutes, steps=args.steps,
+                                 width=args.width)
+            print(f"  {arm} seed {seed}: {steps} steps, {time.process_time() - c0:.0f} s CPU", file=sys.stderr,
+                  flush=True)
             res = evaluate(model, sets["test"], test_images)
             rows.append((arm, seed, steps, res))
             print(arm, seed, steps, res, file=sys.stderr, flush=True)
     load1 = os.getloadavg()
+    budget = f"{args.steps} steps (batch 16, width {args.width})" if args.steps else f"{args.minutes} min"
     lines = [f"## Domain randomization usefulness ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
-             f"Command: `OMP_NUM_THREADS=1 nice -n 15 python bench/render_usefulness.py {' '.join(sys.argv[1:])}`  ",
+             f"Command: `OMP_NUM_THREADS=1 python bench/render_usefulness.py {' '.join(sys.argv[1:])}`  ",
              f"Load average before {' '.join(f'{x:.2f}' for x in load0)}, after "
              f"{' '.join(f'{x:.2f}' for x in load1)}; total {time.perf_counter() - t_start:.0f} s.  ",
-             f"Train: {args.n_train} rendered 128² images per arm (procedural textures); test: {args.n_test} images "
-             "rendered with photo textures and backgrounds (embedded photos/textures). Small segmenter of our own, "
-             f"{args.minutes} min of one-thread CPU training per arm and seed; instances = connected components; "
+             f"Train: {args.n_train} rendered {args.size}² images per arm (procedural textures); test: "
+             f"{args.n_test} images rendered with photo textures and backgrounds (embedded photos/textures). "
+             f"Small segmenter of our own, {budget} of one-thread CPU training per arm and seed; main-process CPU "
+             f"{time.process_time():.0f} s; instances = connected components; "
              "AP from pycocotools COCOeval (x100).", "",
              "| arm | seed | steps | segm AP | segm AP50 | bbox AP | bbox AP50 |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for arm, seed, steps, r in rows:

@@ -41,6 +41,7 @@ from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 from ..core.seeding import torch_generator
 from .losses import GAN_LOSSES, gan_loss
+from .model_base import TranslateModel
 from .networks import Norm, PatchDiscriminator, ResNetGenerator, init_weights
 from .pool import ImagePool
 
@@ -116,7 +117,7 @@ def cycle_losses(a: torch.Tensor, b: torch.Tensor, G_A: Callable, G_B: Callable)
             "idt_a": F.l1_loss(G_A(b), b), "idt_b": F.l1_loss(G_B(a), a)}
 
 
-class CycleGAN:
+class CycleGAN(TranslateModel):
     """The CycleGAN model (module docstring).
 
     Args:
@@ -156,8 +157,7 @@ class CycleGAN:
         return {"opt_G": self.opt_G, "opt_D": self.opt_D}
 
     def to(self, device: torch.device | str) -> CycleGAN:
-        for net in self.nets.values():
-            net.to(device)
+        super().to(device)
         if self.classifier is not None:
             self.classifier.to(device)
         return self

@@ -38,6 +38,7 @@ from torch.nn import functional as F
 from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 from .losses import gan_loss
+from .model_base import TranslateModel
 from .networks import Norm, PatchDiscriminator, UNetGenerator, init_weights, unet_depth
 
 
@@ -97,7 +98,7 @@ class Pix2PixConfig:
         return self.depth if self.depth is not None else unet_depth(self.image_size)
 
 
-class Pix2Pix:
+class Pix2Pix(TranslateModel):
     """The pix2pix model: networks, optimizers and one training step (module docstring).
 
     Args:
@@ -128,17 +129,6 @@ class Pix2Pix:
     @property
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"opt_G": self.opt_G, "opt_D": self.opt_D}
-
-    def to(self, device: torch.device | str) -> Pix2Pix:
-        for net in self.nets.values():
-            net.to(device)
-        return self
-
-    def extra_state(self) -> dict[str, Any]:
-        return {}
-
-    def load_extra_state(self, state: dict[str, Any], *, device: Any = "cpu") -> None:
-        return None
 
     def generator(self, direction: str = "AtoB") -> torch.nn.Module:
         if direction != "AtoB":

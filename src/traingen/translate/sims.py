@@ -50,6 +50,7 @@ from torch.nn import functional as F
 from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 from ..core.seeding import torch_generator
+from .model_base import TranslateModel
 from .sims_bank import SegmentBank, connected_segments, retrieve
 from .sims_canvas import compose_canvas, depth_order_pairs, onehot, order_from_net, simulate_canvas
 from .sims_nets import CascadedRefinementNet, OrderingNet, SpatialTransformer, soft_iou_loss, warp
@@ -133,7 +134,7 @@ def class_masked_l1(a: torch.Tensor, b: torch.Tensor, masks: torch.Tensor) -> to
     return per_class[m.sum((0, 2, 3)) > 0].sum()
 
 
-class SIMS:
+class SIMS(TranslateModel):
     """The SIMS model for the translation trainer: networks, optimizers, a training step, synthesis."""
 
     config_class: ClassVar[type] = SIMSConfig
@@ -164,17 +165,6 @@ class SIMS:
     @property
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"opt_crn": self.opt_crn, "opt_stn": self.opt_stn, "opt_order": self.opt_order}
-
-    def to(self, device: torch.device | str) -> SIMS:
-        for net in self.nets.values():
-            net.to(device)
-        return self
-
-    def extra_state(self) -> dict[str, Any]:
-        return {}
-
-    def load_extra_state(self, state: dict[str, Any], *, device: Any = "cpu") -> None:
-        return None
 
     def generator(self, direction: str = "AtoB") -> nn.Module:
         if direction != "AtoB":

@@ -59,6 +59,7 @@ from ..core.errors import ConfigError
 from ..core.seeding import torch_generator
 from . import texturegan_ops as ops
 from .losses import gan_loss
+from .model_base import TranslateModel
 from .networks import PatchDiscriminator, init_weights
 
 
@@ -207,7 +208,7 @@ class TextureGANGenerator(nn.Module):
 # ------------------------------------------------------------------------------------------------ model
 
 
-class TextureGAN:
+class TextureGAN(TranslateModel):
     """The TextureGAN model: networks, optimizers, one training step and inference (module docstring).
 
     Args:
@@ -243,17 +244,10 @@ class TextureGAN:
         return {"opt_G": self.opt_G, "opt_D": self.opt_D, "opt_D_local": self.opt_D_local}
 
     def to(self, device: torch.device | str) -> TextureGAN:
-        for net in self.nets.values():
-            net.to(device)
+        super().to(device)
         if self._bank is not None:
             self._bank = self._bank.to(device)
         return self
-
-    def extra_state(self) -> dict[str, Any]:
-        return {}
-
-    def load_extra_state(self, state: dict[str, Any], *, device: Any = "cpu") -> None:
-        return None
 
     def generator(self, direction: str = "AtoB") -> nn.Module:
         if direction != "AtoB":

@@ -185,17 +185,6 @@ class SIMS(TranslateModel):
             self._bank = load_bank(self.config)
         return self._bank
 
-    def backbone(self, device: torch.device | str = "cpu") -> Any:
-        if self._backbone is None:
-            from ..texture.gram import get_backbone
-
-            c = self.config
-            self._backbone = get_backbone(c.backbone, weights=c.backbone_weights, device=str(device),
-                                          **c.backbone_options)
-            for p in self._backbone.extractor.module.parameters():
-                p.requires_grad_(False)
-        return self._backbone
-
     # -- training
     def _own_images(self, labels: torch.Tensor, bank: SegmentBank) -> torch.Tensor:
         """Bank index of each batch label map (-1 if absent), so an image never retrieves itself."""

@@ -270,17 +270,6 @@ class TextureGAN(TranslateModel):
         self._bank = self._bank.to(device)
         return self._bank
 
-    def backbone(self, device: torch.device | str = "cpu") -> Any:
-        if self._backbone is None:
-            from ..texture.gram import get_backbone
-
-            c = self.config
-            self._backbone = get_backbone(c.backbone, weights=c.backbone_weights, device=str(device),
-                                          **c.backbone_options)
-            for p in self._backbone.extractor.module.parameters():
-                p.requires_grad_(False)
-        return self._backbone
-
     def _taps(self) -> tuple[list[str], list[str]]:
         bb = self.backbone()
         c = self.config

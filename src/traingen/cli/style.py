@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from .common import Device, Json, Quiet, Seed, Workers, emit, progress, resolve_device
-from .texture import IMAGE_SUFFIXES, method_options, write_atomic
+from .texture import IMAGE_SUFFIXES, method_options
 
 
 def _load(addr: str, what: str) -> tuple[Any, Any, int]:
@@ -111,6 +111,7 @@ def _is_multi(addr: str) -> bool:
 def _single(c_img, c_mask, content, style, out, method, cfg, checkpoint, size, content_mask, style_mask, seed, dev,
             as_json, quiet) -> None:
     from ..core.errors import DataError
+    from ..data.cache import atomic_write_bytes
     from ..data.imageio import encode_png, read_image
     from ..style.train import method_runner
 
@@ -128,12 +129,12 @@ def _single(c_img, c_mask, content, style, out, method, cfg, checkpoint, size, c
         kwargs = {"content_mask": c_mask, "style_mask": s_mask}
     res = runner(c_img, s_img, seed=seed, **kwargs)
     png = out if out.suffix.lower() == ".png" else out / "stylized.png"
-    write_atomic(png, encode_png(res.image))
+    atomic_write_bytes(png, encode_png(res.image))
     info = {"out": str(png), "method": method, "content": content, "style": style, "seed": seed,
             "seconds": round(res.seconds, 3), "losses": [round(v, 6) for v in res.losses],
             "size": list(res.image.shape[:2]), **{k: v for k, v in res.info.items() if k != "config"},
             "config": res.info.get("config", cfg)}
-    write_atomic(png.with_name(png.stem + ".json") if png.name != "stylized.png" else png.parent / "result.json",
+    atomic_write_bytes(png.with_name(png.stem + ".json") if png.name != "stylized.png" else png.parent / "result.json",
                   json.dumps(info, indent=2, sort_keys=True, default=str).encode())
     emit(info, as_json=as_json, quiet=quiet, human=f"wrote {png} ({res.seconds:.1f} s, {method})")
 

@@ -42,13 +42,6 @@ def load_images(addr: str, *, what: str, first_only: bool = False, item: int = 0
     return [src[i].image for i in range(len(src))]
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace`` (never half-written)."""
-    from ..data.cache import atomic_write_bytes
-
-    atomic_write_bytes(path, data)
-
-
 def method_options(config: Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
     """A method's settings: the YAML ``config`` (``version: 1``, dropped) updated by the options given (not None).
 
@@ -86,6 +79,7 @@ def texture_cmd(
     from ..core.config import to_dict
     from ..core.errors import OutputError
     from ..core.seeding import derive_seed
+    from ..data.cache import atomic_write_bytes
     from ..data.imageio import encode_png
     from ..texture.base import build_config, get_method
 
@@ -112,13 +106,13 @@ def texture_cmd(
                 last[0] = step
 
             res = m.run(exemplar, cfg, seed=s, device=dev, progress=hook)
-            write_atomic(out / name, encode_png(res.image, where=str(out / name)))
+            atomic_write_bytes(out / name, encode_png(res.image, where=str(out / name)))
             records.append({"file": name, "seed": s, "seconds": round(res.seconds, 3), "losses": res.losses,
                             "info": {k: v for k, v in res.info.items() if k != "config"}})
     result = {"method": method, "source": src, "item": item, "config": to_dict(cfg), "seed": seed, "n": n,
               "device": dev, "workers": 1, "textures": records,
               "seconds": round(sum(r["seconds"] for r in records), 3)}
-    write_atomic(out / "result.json", json.dumps(result, indent=1, default=str).encode())
+    atomic_write_bytes(out / "result.json", json.dumps(result, indent=1, default=str).encode())
     brief = {k: v for k, v in result.items() if k != "textures"}
     brief["files"] = [str(out / nm) for nm in names]
     emit(brief, as_json=as_json, quiet=quiet,

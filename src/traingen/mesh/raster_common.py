@@ -207,6 +207,22 @@ def expand_ranges(counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return item, offset
 
 
+def pixel_bounds(setup: FaceSetup, width: int, height: int, radius_px: float
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per face row: the first and last pixel column and row (float, inclusive, clipped to the image) whose
+    centre lies within the face's screen bounding box dilated by ``radius_px``; empty when first > last."""
+    with torch.no_grad():
+        uv = setup.uv.detach()
+        lo = uv.min(1).values - radius_px
+        hi = uv.max(1).values + radius_px
+        # Pixel i is visited when its centre i + 0.5 lies in [lo, hi].
+        x0 = torch.ceil(lo[:, 0] - 0.5).clamp_(min=0)
+        x1 = torch.floor(hi[:, 0] - 0.5).clamp_(max=width - 1)
+        y0 = torch.ceil(lo[:, 1] - 0.5).clamp_(min=0)
+        y1 = torch.floor(hi[:, 1] - 0.5).clamp_(max=height - 1)
+    return x0, x1, y0, y1
+
+
 def enumerate_pairs(setup: FaceSetup, width: int, height: int, radius_px: float):
     """(face row, pixel x, pixel y) of every pixel centre inside each valid face's dilated bounding box.
 
@@ -214,14 +230,7 @@ def enumerate_pairs(setup: FaceSetup, width: int, height: int, radius_px: float)
         ``(fi, px, py)`` int64 vectors of equal length P (``fi`` indexes the B·F face rows).
     """
     with torch.no_grad():
-        uv = setup.uv.detach()
-        lo = uv.min(1).values - radius_px
-        hi = uv.max(1).values + radius_px
-        # Pixel i is visited when its centre i + 0.5 lies in [lo, hi].
-        x0 = torch.ceil(lo[:, 0] - 0.5).clamp(min=0)
-        x1 = torch.floor(hi[:, 0] - 0.5).clamp(max=width - 1)
-        y0 = torch.ceil(lo[:, 1] - 0.5).clamp(min=0)
-        y1 = torch.floor(hi[:, 1] - 0.5).clamp(max=height - 1)
+        x0, x1, y0, y1 = pixel_bounds(setup, width, height, radius_px)
         w = (x1 - x0 + 1).clamp(min=0)
         h = (y1 - y0 + 1).clamp(min=0)
         w = torch.where(setup.valid, w, torch.zeros_like(w)).long()

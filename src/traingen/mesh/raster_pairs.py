@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .raster_common import FaceSetup, edge_lines, expand_ranges
+from .raster_common import FaceSetup, edge_lines, expand_ranges, pixel_bounds
 
 __all__ = ["PairList", "enumerate_near_pairs"]
 
@@ -73,13 +73,7 @@ def enumerate_near_pairs(setup: FaceSetup, width: int, height: int, radius_px: f
     with torch.no_grad():
         uv = setup.uv.detach()
         dt, dev = uv.dtype, uv.device
-        lo = uv.min(1).values - radius_px
-        hi = uv.max(1).values + radius_px
-        # Pixel i is visited when its centre i + 0.5 lies in [lo, hi].
-        x0 = torch.ceil(lo[:, 0] - 0.5).clamp_(min=0)
-        x1 = torch.floor(hi[:, 0] - 0.5).clamp_(max=width - 1)
-        y0 = torch.ceil(lo[:, 1] - 0.5).clamp_(min=0)
-        y1 = torch.floor(hi[:, 1] - 0.5).clamp_(max=height - 1)
+        x0, x1, y0, y1 = pixel_bounds(setup, width, height, radius_px)
         n_rows = ((y1 - y0 + 1).clamp_(min=0) * ((x1 >= x0) & setup.valid)).long()
         # A margin keeps the region a superset under rounding; the exact cutoff comes later.
         reach = radius_px + 1e-3 + 1e-6 * max(width, height)

@@ -50,6 +50,7 @@ import numpy as np
 from ..core.errors import ConfigError, TraingenError
 from ..core.sample import Sample
 from ..core.seeding import derive_seed, numpy_rng
+from ..data.cache import atomic_write_bytes
 from .steps import STEPS, Step
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -181,11 +182,6 @@ def render_view(mesh, azimuth: float, elevation: float, size: int, background) -
     return img, alpha[0, 0].numpy() > 0.5
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    from ..data.cache import atomic_write_bytes
-
-    atomic_write_bytes(path, text.encode("utf-8"))
-
 
 @STEPS.register("mesh-style")
 class MeshStyleStep(Step):
@@ -277,7 +273,8 @@ class MeshStyleStep(Step):
         save_mesh(mesh, folder / "mesh.obj")
         doc = {**info, "styles": self.config.styles, "style_config": self.resolved()["style"],
                "style_loss": [round(x, 8) for x in style_losses]}
-        _write_text_atomic(folder / "variant.json", json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        atomic_write_bytes(folder / "variant.json", text.encode("utf-8"))
 
     def view(self, index: int) -> tuple[int, float, float]:
         """Variant, azimuth and elevation (degrees) of sample ``index``."""

@@ -157,37 +157,56 @@ def _fmt(r):
 
 
 _STEP = """
-import os, time, torch, statistics
+import os, sys, time, torch, statistics
 from traingen.core.seeding import torch_generator
 from traingen.translate.pix2pix import Pix2Pix, Pix2PixConfig
 m = Pix2Pix(Pix2PixConfig(image_size=64, ngf=16, ndf=16), generator=torch_generator(0, "b"))
 a = torch.rand(4, 3, 64, 64) * 2 - 1
-m.train_step({"A": a, "B": a}, step=0, seed=0)
-ts = []
-for _ in range(5):
-    t = time.perf_counter(); m.train_step({"A": a, "B": a}, step=0, seed=0); ts.append(1000 * (time.perf_counter() - t))
-print(min(ts), statistics.median(ts), os.getloadavg()[0])
+for _ in range(2):
+    m.train_step({"A": a, "B": a}, step=0, seed=0)
+wall, cpu = [], []
+for _ in range(int(sys.argv[1])):
+    t, c = time.perf_counter(), time.process_time()
+    m.train_step({"A": a, "B": a}, step=0, seed=0)
+    wall.append(1000 * (time.perf_counter() - t)); cpu.append(1000 * (time.process_time() - c))
+print(min(wall), statistics.median(wall), max(wall), statistics.median(cpu), os.getloadavg()[0])
 """
 
+THREAD_SETTINGS = [("2 threads, default wait policy", {"OMP_NUM_THREADS": "2"}, ["OMP_WAIT_POLICY"]),
+                   ("2 threads, OMP_WAIT_POLICY=PASSIVE", {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}, []),
+                   ("1 thread", {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}, [])]
 
-def threads_experiment():
-    settings = [("2 threads, default policy", {"OMP_NUM_THREADS": "2"}, ["OMP_WAIT_POLICY"]),
-                ("2 threads, PASSIVE", {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}, []),
-                ("1 thread", {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}, [])]
+
+def threads_experiment(rounds: int = 2, steps: int = 8):
+    """One pix2pix step (64 px, ngf 16, batch 4) in fresh processes under each thread setting, alone and
+    beside one competing CPU-bound process (a Python busy loop started here); the settings alternate
+    within each round. Prints per setting: min / median / max wall ms per step over all rounds' steps,
+    median CPU ms per step (process time of all the step's threads), and the load average seen."""
+    print(f"threads experiment, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load before "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {rounds} rounds x {steps} steps per setting")
+    print("| setting | competing process | min ms | median ms | max ms | median CPU ms | load 1m |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for competing in (False, True):
         hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if competing else None
         try:
-            for name, env_set, env_del in settings:
-                env = {k: v for k, v in os.environ.items() if k not in env_del}
-                env.update(env_set)
-                out = subprocess.run([sys.executable, "-c", _STEP], env=env, capture_output=True, text=True,
-                                     check=True).stdout.split()
-                print(f"| {name} | {'with' if competing else 'without'} a competing process | min {float(out[0]):.0f} ms"
-                      f" | median {float(out[1]):.0f} ms | load {float(out[2]):.1f} |", flush=True)
+            found: dict[str, list[list[float]]] = {name: [] for name, _, _ in THREAD_SETTINGS}
+            for r in range(rounds):
+                for name, env_set, env_del in (THREAD_SETTINGS if r % 2 == 0 else THREAD_SETTINGS[::-1]):
+                    env = {k: v for k, v in os.environ.items() if k not in env_del}
+                    env.update(env_set)
+                    out = subprocess.run([sys.executable, "-c", _STEP, str(steps)], env=env, capture_output=True,
+                                         text=True, check=True).stdout.split()
+                    found[name].append([float(v) for v in out])
+            for name, rows in found.items():
+                print(f"| {name} | {'one' if competing else 'none'} | {min(r[0] for r in rows):.0f} | "
+                      f"{statistics.median(r[1] for r in rows):.0f} | {max(r[2] for r in rows):.0f} | "
+                      f"{statistics.median(r[3] for r in rows):.0f} | "
+                      f"{statistics.median(r[4] for r in rows):.1f} |", flush=True)
         finally:
             if hog is not None:
                 hog.kill()
                 hog.wait()
+    print(f"load after {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 def main():
@@ -199,7 +218,7 @@ def main():
     ap.add_argument("--threads-experiment", action="store_true")
     args = ap.parse_args()
     if args.threads_experiment:
-        threads_experiment()
+        threads_experiment(rounds=args.rounds, steps=max(args.steps, 4))
         return
     if not args.reference:
         print("no --reference DIR given: timing our side alone")

@@ -38,9 +38,21 @@ def truth_texture(part: int) -> np.ndarray:
     return np.stack([0.8 + 0 * u, 0.3 + 0 * u, 0.2 + 0 * u], -1)
 
 
-def make_photo(shape_seed: int):
+def independent_texture() -> np.ndarray:
+    """A body albedo unrelated to the geometry: 4 cycles around × 3 along the chart, so that over the
+    photographed side it correlates with n·l at |corr| 0.016 (``truth_texture(0)``'s single cycle around
+    the cup follows the light's azimuth: 0.15)."""
+    j, i = np.meshgrid(np.arange(S), np.arange(S))
+    u, v = (j + 0.5) / S, 1 - (i + 0.5) / S
+    return np.stack([0.55 + 0.2 * np.sin(8 * np.pi * u) * np.cos(6 * np.pi * v),
+                     0.5 + 0.2 * np.cos(8 * np.pi * u + 1) * np.sin(6 * np.pi * v + 0.5),
+                     0.45 + 0.15 * np.sin(2 * np.pi * (4 * u + 3 * v))], -1)
+
+
+def make_photo(shape_seed: int, body: np.ndarray | None = None):
     truth = family_member("cup", np.random.default_rng(shape_seed))
-    textured = pack_parts(truth, {0: truth_texture(0), 1: truth_texture(1)})
+    body = truth_texture(0) if body is None else body
+    textured = pack_parts(truth, {0: body, 1: truth_texture(1)})
     pose = Pose(40.0, 20.0, 3.2, tuple(truth.bounds().mean(0) + [0.05, -0.03, 0.02]))
     cam = pose.camera(128, 128, 40.0)
     out = rasterize(torch.tensor(textured.vertices), torch.tensor(textured.faces), cam, mode="hard",
@@ -71,12 +83,32 @@ def held_out():
     return truth, pose, img, transfer_texture([Photo(img, mask)], coll, CFG)
 
 
+@pytest.fixture(scope="module")
+def independent():
+    """The in-collection case with a body texture unrelated to the geometry (for the n·l correlation)."""
+    truth, pose, cam, img, mask, unlit = make_photo(100, independent_texture())
+    coll = [family_member("cup", np.random.default_rng(k)) for k in (1, 100, 3)]
+    return truth, pose, cam, img, mask, unlit, transfer_texture([Photo(img, mask)], coll, CFG)
+
+
+def _light_correlations(truth, cam, img, unlit, albedo):
+    """corr(luminance, n·l) over the object for the photo, the recovered albedo and the true albedo."""
+    gt = gbuffer(truth, cam)
+    on = gt.mask & (albedo.sum(-1) > 0)
+    ndl = np.maximum(gt.normal[on] @ -LIGHT_DIR, 0.0)
+    lum = np.array([0.299, 0.587, 0.114])
+    return tuple(float(np.corrcoef(x[on] @ lum, ndl)[0, 1]) for x in (img, albedo, unlit))
+
+
 def test_retrieval_and_pose(in_collection):
     truth, pose, *_, res = in_collection
     r = res.photos[0]
     assert r.alignment.model_index == 1
     assert view_angle_error(r.alignment.pose, pose) <= 5.0
     assert r.alignment.iou >= 0.95
+    # The photometric pass ran and was kept (its loss fell); it took the silhouette fit's 3.9° to 1.7°.
+    assert r.alignment.photo_losses and r.alignment.photo_losses[-1] < r.alignment.photo_losses[0]
+    assert view_angle_error(r.alignment.pose, pose) <= 3.0
 
 
 def test_albedo_texels_and_rerender(in_collection):
@@ -86,29 +118,36 @@ def test_albedo_texels_and_rerender(in_collection):
     # Issue target: >= 25 dB on the visible texels (measured 30.8 body / 35.6 handle; docs page).
     assert psnr(res.part_textures[0], truth_texture(0), obs) >= 25.0
     assert psnr(res.part_textures[1], truth_texture(1), res.observed[1]) >= 25.0
-    # Issue target 25 dB; measured 24.9 since unreliable pixels take their neighbours' albedo (was 25.6
-    # when the pose error's shading was baked into the albedo there). NOT met; see the docs page.
-    assert res.photos[0].rerender_psnr >= 24.5
+    # Issue target 25 dB (24.9 with the silhouette pose alone; 25.9 after the photometric pass).
+    assert res.photos[0].rerender_psnr >= 25.0
 
 
 def test_shading_removed(in_collection):
-    """Dividing out the fitted light removes most of the photo's correlation with n·l.
+    """With the original test texture: dividing out the fitted light removes most of the correlation.
 
-    Measured here: corr(photo, n·l) 0.84, corr(true albedo, n·l) 0.15 (this texture itself correlates with
-    the light), corr(recovered albedo, n·l) 0.26 (0.42 before the reweighted fit and the unreliable-pixel
-    fill). The issue's |corr| <= 0.1 is NOT met: even the true albedo gives 0.15 here.
+    This texture's own albedo correlates with n·l (0.15: its sinusoid around the cup follows the light's
+    azimuth), so the issue's |corr| <= 0.1 is tested on the geometry-independent texture below.
     """
     truth, pose, cam, img, mask, unlit, res = in_collection
-    gt = gbuffer(truth, cam)
-    alb = res.photos[0].albedo
-    on = gt.mask & (alb.sum(-1) > 0)
-    ndl = np.maximum(gt.normal[on] @ -LIGHT_DIR, 0.0)
-    lum = np.array([0.299, 0.587, 0.114])
-    c_photo = np.corrcoef(img[on] @ lum, ndl)[0, 1]
-    c_albedo = np.corrcoef(alb[on] @ lum, ndl)[0, 1]
-    c_truth = np.corrcoef(unlit[on] @ lum, ndl)[0, 1]
+    c_photo, c_albedo, c_truth = _light_correlations(truth, cam, img, unlit, res.photos[0].albedo)
     assert c_photo > 0.8 and abs(c_truth) < 0.2
     assert abs(c_albedo) <= 0.35 and abs(c_albedo) <= 0.4 * c_photo
+
+
+def test_shading_removed_independent_texture(independent):
+    """The issue's |corr(albedo, n·l)| <= 0.1 on a texture whose true albedo is uncorrelated with n·l.
+
+    Measured: true albedo −0.009, photo 0.87, recovered albedo 0.156 — the target is NOT met: the fitted
+    light keeps 3.9° of direction error and ambient 0.50 (truth 0.45), set mostly by the thin uniform
+    handle since the textured body is down-weighted. Asserted here: the light's correlation cut by >= 4×.
+    The body's texels: 24.4 dB (this texture has 4×3 cycles over the chart; the smooth one gives 30.3).
+    """
+    truth, pose, cam, img, mask, unlit, res = independent
+    c_photo, c_albedo, c_truth = _light_correlations(truth, cam, img, unlit, res.photos[0].albedo)
+    assert abs(c_truth) < 0.05 and c_photo > 0.7
+    assert abs(c_albedo) <= 0.25 * c_photo
+    assert psnr(res.part_textures[0], independent_texture(), res.observed[0]) >= 23.5
+    assert psnr(res.part_textures[1], truth_texture(1), res.observed[1]) >= 25.0
 
 
 def test_held_out_shape(held_out):

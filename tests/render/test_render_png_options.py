@@ -68,3 +68,50 @@ def test_render_output_uses_the_filter_and_compact_records(tmp_path):
     ok, ref = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]),
                            [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP])
     assert (out / "images" / "00000001.png").read_bytes() == ref.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_channel_swap_gives_the_bytes_of_the_numpy_swap(dtype, channels):
+    # encode_png swaps RGB(A) -> BGR(A) with cv2.cvtColor; the reference is numpy's reversed view, copied.
+    rng = np.random.default_rng(channels)
+    img = rng.integers(0, np.iinfo(dtype).max, (19, 23, channels), dtype=np.int64).astype(dtype)
+    order = [2, 1, 0] if channels == 3 else [2, 1, 0, 3]
+    for image in (img, img[:, ::2], img[::-1]):  # contiguous and strided views
+        ok, ref = cv2.imencode(".png", np.ascontiguousarray(image[..., order]), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        assert ok and encode_png(image, level=1) == ref.tobytes()
+
+
+def _reference_jsonable(obj):
+    """The general walk without the fast path for plain leaves (the behaviour before it)."""
+    from pathlib import Path
+
+    if isinstance(obj, dict):
+        return {str(k): _reference_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_reference_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _reference_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def test_jsonable_fast_path_matches_the_general_walk():
+    from pathlib import Path
+
+    from traingen.data.cache import canonical_json, jsonable
+
+    class Name(str):
+        pass
+
+    odd = {"a": (1, np.float32(0.1), np.int64(3), np.arange(3), {"b": [np.bool_(True), Path("x"), None, 2.5]}),
+           3: np.float64(0.2), "n": [Name("s"), True, [[1.5, 2], (np.uint8(7),)]], "m": np.eye(2)}
+    want = _reference_jsonable(odd)
+    got = jsonable(odd)
+    assert got == want
+    assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+    assert canonical_json(odd) == json.dumps(want, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert type(got["a"][1]) is float and type(got["a"][2]) is int and type(got["3"]) is float

@@ -125,7 +125,9 @@ def translate_cmd(
     eval_mode: Annotated[bool | None, typer.Option(
         "--eval/--train-mode", help="Inference mode; default: the model's (pix2pix keeps dropout).")] = None,
     filter_classifier: Annotated[str | None, typer.Option(
-        "--filter-classifier", help="Drop translations this classifier does not give the source label.")] = None,
+        "--filter-classifier", help="Drop translations this classifier does not give the source label: a "
+                                    "shipped classifier, a weight file, or 'semantic' (the run's frozen source "
+                                    "classifier).")] = None,
     pairs: Annotated[bool, typer.Option("--pairs", help="SRC holds A|B pairs: translate the A half.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=0, help="Only the first N samples (0: all).")] = 0,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a different earlier output.")] = False,

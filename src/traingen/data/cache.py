@@ -71,12 +71,19 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_bytes(path, canonical_json(obj).encode())
 
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def jsonable(obj: Any) -> Any:
     """Plain JSON types from numpy scalars/arrays, tuples, Paths and nested containers."""
+    # Exact plain types return as they are without a call per leaf: a rendered image's parameters hold
+    # ~1,300 numbers, walked three times per image (0.9 -> 0.4 ms a walk); subclasses take the general path.
+    if type(obj) in _PLAIN:
+        return obj
     if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
+        return {str(k): v if type(v) in _PLAIN else jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
+        return [v if type(v) in _PLAIN else jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
         return jsonable(obj.tolist())
     if isinstance(obj, np.generic):

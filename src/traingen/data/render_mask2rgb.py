@@ -7,6 +7,10 @@ for objects) scaled by ``255 // (classes + 1)``, channel 2 the depth (linear, 0 
 image's valid pixels, 255 at the nearest; 0 where nothing was hit). B is the rendered image. 500 pairs,
 split 80/20 by the fixed rule (one class: "scene").
 
+:func:`render_range` gives more pairs of the same renderer beyond the dataset's ``COUNT`` (images
+``start .. start + count - 1``, cached as ``datasets/render-mask2rgb-range-<start>-<count>-v1.npz``): the
+FCN-score experiment draws its separate segmenter-training renders and held-out label maps from there.
+
 Rendering needs moderngl with an EGL/OSMesa context (the ``[render]`` extra); without it loading the
 dataset is a clear DataError.
 """
@@ -35,7 +39,7 @@ def labels_to_rgb(class_mask: np.ndarray, depth: np.ndarray, n_classes: int) -> 
     return np.stack([cls, cls, out], axis=-1)
 
 
-def _load() -> dict[str, np.ndarray]:
+def _render(start: int, count: int) -> np.ndarray:
     from ..render.job import SceneRenderer
     from ..render.scene import scene_from_dict
 
@@ -43,13 +47,44 @@ def _load() -> dict[str, np.ndarray]:
     try:
         n_classes = len(r.catalogue.classes)
         images = []
-        for i in range(COUNT):
+        for i in range(start, start + count):
             s = r.sample(i)
             a = labels_to_rgb(s.mask, s.meta["depth"], n_classes)
             images.append(np.concatenate([a, np.asarray(s.image, np.uint8)[..., :3]], axis=1))
     finally:
         r.close()
-    return {"images": np.stack(images), "labels": np.zeros(COUNT, np.int64)}
+    return np.stack(images)
+
+
+def _load() -> dict[str, np.ndarray]:
+    return {"images": _render(0, COUNT), "labels": np.zeros(COUNT, np.int64)}
+
+
+def render_range(start: int, count: int) -> np.ndarray:
+    """A|B pairs (``count`` × 64 × 128 × 3 uint8) of renderer images ``start .. start + count - 1``.
+
+    Image ``i`` is the same as the dataset's image ``i`` would be (a pure function of ``(SEED, i)``), so
+    ranges starting at or after ``COUNT`` hold scenes the dataset does not. Cached after the first call.
+
+    Example:
+        >>> pairs = render_range(500, 1000)      # 1,000 renders none of the 500 dataset pairs share
+    """
+    from ..core.errors import DataError
+    from .builtin import CACHE_VERSION
+    from .cache import cache_dir, load_npz, save_npz_atomic
+
+    if start < 0 or count < 1:
+        raise DataError(f"need start >= 0 and count >= 1, got start={start}, count={count}",
+                        where="render-mask2rgb")
+    path = cache_dir() / "datasets" / f"render-mask2rgb-range-{start}-{count}-v{CACHE_VERSION}.npz"
+    arrays = load_npz(path) if path.exists() else None
+    if arrays is None or arrays.get("images") is None or len(arrays["images"]) != count:
+        try:
+            arrays = {"images": _render(start, count)}
+        except (ImportError, OSError) as e:
+            raise DataError(f"cannot render: {e}", where="render-mask2rgb") from e
+        save_npz_atomic(path, **arrays)
+    return arrays["images"]
 
 
 DATASETS.register("render-mask2rgb")(DatasetInfo(

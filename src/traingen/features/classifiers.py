@@ -196,7 +196,9 @@ def fit_classifier(images: np.ndarray, labels: np.ndarray, *, num_classes: int =
 
     Args:
         images: uint8 N×H×W (or N×H×W×C) images; ``min(H, W)`` decides the pools (:func:`pool_after`).
-        labels: N ints in ``[0, num_classes)``.
+        labels: N ints in ``[0, num_classes)``, or an N×``num_classes`` float array of class
+            probabilities (soft labels, e.g. from CutMix or RICAP; rows sum to 1), trained with the soft
+            cross-entropy ``-sum_k p_k log softmax(z)_k``. Integer labels take the hard-label path, unchanged.
         num_classes: logits width.
         seed: the run seed.
         config: :class:`FitConfig` (epochs, batch size, learning rate, weight decay).
@@ -218,6 +220,8 @@ def fit_classifier(images: np.ndarray, labels: np.ndarray, *, num_classes: int =
     cfg = config or FitConfig()
     cfg.check("fit_classifier")
     images, labels = _check_training_set(images, labels, num_classes)
+    if labels.ndim == 2:  # soft labels: F.cross_entropy takes class probabilities as N×K float targets
+        labels = labels.astype(np.float32)
     n, size = len(images), min(images.shape[1:3])
     channels = 1 if images.ndim == 3 else images.shape[3]
     net = small_cnn(size, in_channels=channels, num_classes=num_classes, seed=seed).to(device)
@@ -262,12 +266,28 @@ def _check_training_set(images: np.ndarray, labels: np.ndarray, num_classes: int
         raise DataError(f"expected uint8 N×H×W[×C] images, got {images.dtype} {images.shape}", field="images")
     if len(images) < 2:
         raise DataError(f"needs at least 2 images to train, got {len(images)}", field="images")
+    if labels.ndim == 2:
+        return images, _check_soft_labels(labels, len(images), num_classes)
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-        raise DataError(f"expected {len(images)} integer labels, got {labels.dtype} {labels.shape}", field="labels")
+        raise DataError(f"expected {len(images)} integer labels or {len(images)}×{num_classes} class "
+                        f"probabilities, got {labels.dtype} {labels.shape}", field="labels")
     if labels.min() < 0 or labels.max() >= num_classes:
         raise DataError(f"labels must lie in [0, {num_classes}), got [{labels.min()}, {labels.max()}]",
                         field="labels")
     return images, labels.astype(np.int64)
+
+
+def _check_soft_labels(labels: np.ndarray, n: int, num_classes: int) -> np.ndarray:
+    """N×K class probabilities: float, finite, in [0, 1], each row summing to 1 (within 1e-4)."""
+    if labels.shape != (n, num_classes) or not np.issubdtype(labels.dtype, np.floating):
+        raise DataError(f"soft labels must be a float {n}×{num_classes} array, got {labels.dtype} {labels.shape}",
+                        field="labels")
+    if not np.all(np.isfinite(labels)) or labels.min() < 0 or labels.max() > 1:
+        raise DataError("soft labels must be finite probabilities in [0, 1]", field="labels")
+    worst = float(np.abs(labels.sum(1, dtype=np.float64) - 1.0).max())
+    if worst > 1e-4:
+        raise DataError(f"each soft-label row must sum to 1, one is off by {worst:.3g}", field="labels")
+    return labels
 
 
 def predict_logits(net, images: np.ndarray, *, batch_size: int = 500, device: str = "cpu") -> np.ndarray:

@@ -116,6 +116,9 @@ class BigGANConfig(SAGANConfig):
         super().__post_init__()
         if self.shared_dim < 1:
             raise ConfigError(f"must be >= 1, got {self.shared_dim}", field="shared_dim")
+        if self.cbn_latent:
+            raise ConfigError("is a SAGAN switch; BigGAN feeds z to its conditional BN through the "
+                              "hierarchical latent (hierarchical: true)", field="cbn_latent")
         if self.orthogonal_reg < 0:
             raise ConfigError(f"must be >= 0 (0 = off), got {self.orthogonal_reg}", field="orthogonal_reg")
         _, n = resolution_plan(self.image_size)

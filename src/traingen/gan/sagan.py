@@ -10,6 +10,10 @@ block that reaches ``attention_res``), one more block without pooling, ReLU, a s
 (the features), and the projection head ``psi(f) + <embed(y), f>`` (Miyato & Koyama). BigGAN uses
 the same discriminator.
 
+``cbn_latent: true`` (off by default) also feeds ``z`` to every conditional BN, as BigGAN-deep does
+(Brock et al. 2018, appendix B): on the CPU recipe it keeps the samples of one class diverse, where
+the paper's class-only conditional BN collapses within classes (docs/gan/training.md).
+
 Training as in the paper: hinge loss, two time-scale update rule (G 1e-4, D 4e-4), Adam with
 ``beta1 = 0, beta2 = 0.9``; Glorot-uniform initial weights.
 
@@ -86,6 +90,9 @@ class SAGANConfig(GANConfig):
             mirror them (16: ~0.6 M parameters per network at 28 px, a CPU-sized default).
         attention_res: side of the feature maps that get self-attention (``None``: the largest
             below the image size; 0: none).
+        cbn_latent: feed the whole latent ``z`` with the one-hot class to every conditional BN
+            (its gain and bias maps spectrally normalised, as in BigGAN-deep) instead of the class
+            alone (the paper). A deviation kept as a switch; see docs/gan/training.md.
     """
 
     loss: LossName = "hinge"
@@ -95,6 +102,7 @@ class SAGANConfig(GANConfig):
     beta2: float = 0.9
     ch: int = 16
     attention_res: int | None = None
+    cbn_latent: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -113,9 +121,12 @@ class SAGANGenerator(GeneratorBase):
         sides = resolutions(c.image_size)
         att = attention_resolution(c.attention_res, c.image_size)
         self.base = base
+        self.cbn_latent = c.cbn_latent
+        cond_dim = c.num_classes + (c.z_dim if c.cbn_latent else 0)
         self.fc = spectral_norm(nn.Linear(c.z_dim, widths[0] * base * base))
         self.blocks = nn.ModuleList(
-            ResBlockUp(widths[i], widths[i + 1], c.num_classes, sn=True, virtual=c.virtual_batch_norm)
+            ResBlockUp(widths[i], widths[i + 1], cond_dim, sn=True, cbn_sn=c.cbn_latent,
+                       virtual=c.virtual_batch_norm)
             for i in range(n)
         )
         # attention index: -1 right after the linear layer (side b), i after block i
@@ -125,7 +136,11 @@ class SAGANGenerator(GeneratorBase):
         self.to_image = spectral_norm(nn.Conv2d(widths[-1], c.channels, 3, padding=1))
 
     def condition(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor | None:
-        return one_hot(y, self.num_classes, z.dtype)
+        """The conditional BN input: ``onehot(y)``, or ``[onehot(y), z]`` with ``cbn_latent``."""
+        c = one_hot(y, self.num_classes, z.dtype)
+        if not self.cbn_latent:
+            return c
+        return z if c is None else torch.cat([c, z], 1)
 
     def generate(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         c = self.condition(z, y)
@@ -189,7 +204,8 @@ class SAGAN(GANModel):
     def init_weights(self, generator: torch.Generator) -> None:
         init_weights(self.G, generator, "xavier")
         init_weights(self.D, generator, "xavier")
-        zero_class_gains(self.G)
+        if not self.config.cbn_latent:  # spectrally normalised maps cannot start at zero
+            zero_class_gains(self.G)
 
 
 def zero_class_gains(G: nn.Module) -> None:

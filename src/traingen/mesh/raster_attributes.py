@@ -29,6 +29,7 @@ import torch
 
 from ..core.errors import DataError
 from .mesh import Mesh, texture_float
+from .raster_common import gather_corners
 
 
 @dataclass
@@ -88,23 +89,32 @@ class Attributes:
         return torch.as_tensor(self.color, dtype=w.dtype, device=w.device).expand(len(fi), 3)
 
     def sample_sorted(self, fi: torch.Tensor, w: torch.Tensor, faces: torch.Tensor, n_faces: int,
-                      seg: torch.Tensor) -> torch.Tensor:
+                      seg: torch.Tensor, shade: torch.Tensor | None = None) -> torch.Tensor:
         """:meth:`sample` for pair lists sorted by face row (``seg``: their segment matrix, see
-        :mod:`~traingen.mesh.raster_soft_ops`). Vertex colours are gathered per face row first, so the
-        per-pair gradient goes back through one sparse segment sum instead of an ``index_add_`` of
-        3·P rows; other sources fall back to :meth:`sample`."""
-        if self.vertex_colors is None:
-            return self.sample(fi, w, faces, n_faces)
-        from .raster_soft_ops import SortedGather
+        :mod:`~traingen.mesh.raster_soft_ops`), times the per-face-row light factor ``shade`` (N×3) when
+        given. Vertex colours take a fused path: the corner colours are gathered and multiplied by the
+        light factor per face row (a face's factor is constant over it, so ``shade·Σ w_k c_k =
+        Σ w_k (shade·c_k)``), then interpolated per pair in one
+        :class:`~traingen.mesh.raster_soft_ops.SortedInterpolate` node. Other sources fall back to
+        :meth:`sample` and a gathered product."""
+        from .raster_soft_ops import SortedGather, SortedInterpolate
 
+        if self.vertex_colors is None:
+            colour = self.sample(fi, w, faces, n_faces)
+            if shade is None:
+                return colour
+            if shade.stride(0) == 0 and not shade.requires_grad:  # one light factor for every face
+                return (colour[:1] * shade[:1]).expand(len(fi), 3) if colour.stride(0) == 0 else colour * shade[:1]
+            return colour * SortedGather.apply(shade, fi, seg)
         vc = self.vertex_colors
         n_rows = seg.shape[0]
         if vc.ndim == 3:
-            corners = vc[:, faces].reshape(n_rows, 9)
+            corners = gather_corners(vc, faces).reshape(n_rows, 3, 3)
         else:
-            corners = vc[faces].reshape(1, -1, 9).expand(n_rows // n_faces, -1, -1).reshape(n_rows, 9)
-        c = SortedGather.apply(corners, fi, seg).reshape(-1, 3, 3)
-        return (c * w.unsqueeze(-1)).sum(1)
+            corners = gather_corners(vc.unsqueeze(0), faces).expand(n_rows // n_faces, -1, -1, -1).reshape(n_rows, 3, 3)
+        if shade is not None:
+            corners = corners * shade.unsqueeze(1)
+        return SortedInterpolate.apply(corners, w, fi, seg)
 
 
 def _corner_colors(vc: torch.Tensor, faces: torch.Tensor, fi: torch.Tensor, n_faces: int) -> torch.Tensor:

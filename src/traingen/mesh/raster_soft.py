@@ -76,11 +76,7 @@ def soft_forward(setup: FaceSetup, faces: torch.Tensor, shade: torch.Tensor, att
             ok = (zd - cams.near).gt_(0.0).mul_((zd - cams.far).lt_(0.0))
             keep *= ok
             inside = inside * ok
-    colour = attrs.sample_sorted(fi, wp, faces, setup.n_faces, seg)
-    if shade.stride(0) == 0 and not shade.requires_grad:  # one light factor for every face
-        colour = (colour[:1] * shade[:1]).expand(len(fi), 3) if colour.stride(0) == 0 else colour * shade[:1]
-    else:
-        colour = colour * SortedGather.apply(shade, fi, seg)
+    colour = attrs.sample_sorted(fi, wp, faces, setup.n_faces, seg, shade)
     # Distances stay in pixels²: σ in pixel units is σ / scale² (scale = normalised units per pixel).
     rgb, alpha = SoftAggregate.apply(d2, zp, colour, pix, n_pix, inside, keep, settings.sigma / (scale * scale),
                                      settings.gamma, settings.eps, settings.background, cams.near, cams.far)

@@ -3,7 +3,7 @@
 The soft mode's work is a long flat list of (face, pixel) pairs (see
 :mod:`traingen.mesh.raster_common`). Written with ordinary tensor ops, autograd records ~100 elementwise
 nodes per pair list and saves most of their inputs; the backward then replays them with fresh
-allocations. Here the same formulas run in three :class:`torch.autograd.Function` s whose backward
+allocations. Here the same formulas run in four :class:`torch.autograd.Function` s whose backward
 passes are written out by hand and save only what they need:
 
 - :class:`SortedGather`: per-face rows → per-pair rows for pair lists sorted by face; its backward is a
@@ -11,6 +11,9 @@ passes are written out by hand and save only what they need:
 - :class:`SoftGeometry`: from the nine per-pair vertex coordinates ``x0, y0, x1, y1, x2, y2, z0, z1,
   z2`` to the squared distance to the triangle's boundary, the perspective-correct depth and the
   perspective-correct weights (barycentrics clipped to [0, 1] and renormalised outside the face).
+- :class:`SortedInterpolate`: per-face corner values (vertex colours already multiplied by the face's
+  light factor) → one value per pair, ``Σ_k w_k v_k`` with the pair's perspective-correct weights, in
+  column-major layout so that the aggregation reads contiguous colour columns.
 - :class:`SoftAggregate`: coverage ``D = sigmoid(±d²/σ)``, the depth softmax with the background
   term, and alpha ``1 − Π(1 − D)``, reduced per pixel.
 
@@ -38,7 +41,7 @@ import warnings
 
 import torch
 
-__all__ = ["SoftAggregate", "SoftGeometry", "SortedGather", "segment_matrix"]
+__all__ = ["SoftAggregate", "SoftGeometry", "SortedGather", "SortedInterpolate", "segment_matrix"]
 
 
 def segment_matrix(crow: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -52,8 +55,23 @@ def segment_matrix(crow: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
                                        check_invariants=False)
 
 
+def _segment_sum_columns(seg: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Per face row, the sums of each column's pair values: ``cols`` C×P (rows contiguous) → C×N."""
+    out = torch.empty(cols.shape[0], seg.shape[0], dtype=cols.dtype, device=cols.device)
+    for c in range(cols.shape[0]):  # a CSR product per contiguous column: no P×C transpose copy
+        out[c] = (seg @ cols[c].unsqueeze(1)).squeeze(1)
+    return out
+
+
+def _is_column_major(x: torch.Tensor) -> bool:
+    return x.ndim == 2 and x.shape[1] > 1 and x.stride(0) == 1 and x.stride(1) == x.shape[0]
+
+
 class SortedGather(torch.autograd.Function):
-    """``values.index_select(0, fi)`` for a non-decreasing ``fi``; backward: one sparse segment sum.
+    """``values.index_select(0, fi)`` for a non-decreasing ``fi``; backward: a sparse segment sum.
+
+    A 2-D result is column-major (a transposed view of a contiguous C×P tensor): every consumer reads
+    whole columns, and on CPU a P×C ↔ C×P transpose costs more than the gather itself.
 
     Args (of ``apply``): values (N×C), fi (P, sorted int64), seg (the N×P CSR matrix of
     :func:`segment_matrix`, built once per pair list and shared).
@@ -62,7 +80,9 @@ class SortedGather(torch.autograd.Function):
     @staticmethod
     def forward(ctx, values: torch.Tensor, fi: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
         ctx.seg = seg
-        return values.index_select(0, fi)
+        if values.ndim != 2 or values.shape[1] == 1:
+            return values.index_select(0, fi)
+        return values.t().contiguous().index_select(1, fi).t()
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -70,8 +90,62 @@ class SortedGather(torch.autograd.Function):
         n_rows, P = seg.shape
         if P == 0:
             return torch.zeros((n_rows, *grad.shape[1:]), dtype=grad.dtype, device=grad.device), None, None
+        if _is_column_major(grad):
+            return _segment_sum_columns(seg, grad.t()).t(), None, None
         g2 = grad.reshape(P, -1).contiguous()
         return (seg @ g2).reshape(n_rows, *grad.shape[1:]), None, None
+
+
+class SortedInterpolate(torch.autograd.Function):
+    """``out_p = Σ_k w_pk · values[fi_p, k]`` for a non-decreasing ``fi``: the gather and the weighted sum
+    in one node (autograd's broadcast multiply, sum and their backward cost more than the rasterization
+    itself on lit renders).
+
+    Args (of ``apply``): values (N×3×C per-face-row corner values), w (P×3 weights), fi (P, sorted
+    int64), seg (the N×P CSR matrix of :func:`segment_matrix`).
+
+    Returns:
+        P×C, a transposed view of a contiguous C×P tensor (each channel a contiguous column).
+    """
+
+    @staticmethod
+    def forward(ctx, values: torch.Tensor, w: torch.Tensor, fi: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
+        n_rows, _, C = values.shape
+        P = len(fi)
+        g = values.reshape(n_rows, 3 * C).t().contiguous().index_select(1, fi)  # 3C×P, row k·C + c
+        wt = w.t().contiguous()  # 3×P
+        out = torch.empty(C, P, dtype=values.dtype, device=values.device)
+        for c in range(C):
+            torch.mul(g[c], wt[0], out=out[c])
+            out[c].addcmul_(g[C + c], wt[1]).addcmul_(g[2 * C + c], wt[2])
+        ctx.save_for_backward(g, wt)
+        ctx.seg, ctx.C = seg, C
+        return out.t()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        g, wt = ctx.saved_tensors
+        seg, C = ctx.seg, ctx.C
+        n_rows, P = seg.shape
+        go = grad.t().contiguous()  # C×P (free when the caller hands back a transposed view)
+        g_values = g_w = None
+        if ctx.needs_input_grad[0]:
+            if P == 0:
+                g_values = torch.zeros(n_rows, 3, C, dtype=grad.dtype, device=grad.device)
+            else:  # ∂L/∂values[n, k, c] = Σ over the pairs of row n of w_k·∂L/∂out_c
+                m = torch.empty(3 * C, P, dtype=grad.dtype, device=grad.device)
+                for k in range(3):
+                    for c in range(C):
+                        torch.mul(wt[k], go[c], out=m[k * C + c])
+                g_values = _segment_sum_columns(seg, m).t().reshape(n_rows, 3, C)
+        if ctx.needs_input_grad[1]:
+            gw = torch.empty(3, P, dtype=grad.dtype, device=grad.device)
+            for k in range(3):
+                torch.mul(g[k * C], go[0], out=gw[k])
+                for c in range(1, C):
+                    gw[k].addcmul_(g[k * C + c], go[c])
+            g_w = gw.t()
+        return g_values, g_w, None, None
 
 
 class SoftGeometry(torch.autograd.Function):
@@ -132,7 +206,7 @@ class SoftGeometry(torch.autograd.Function):
         wsel = [torch.lerp(ck.mul_(inv_s), wk, ins) for ck, wk in zip(c, w, strict=True)]  # exact for 0/1
         q = [wk / zk for wk, zk in zip(wsel, z, strict=True)]
         zp = (q[0] + q[1]).add_(q[2]).reciprocal_()
-        wp = torch.stack([qk * zp for qk in q], dim=1)
+        wp = torch.stack([qk * zp for qk in q], dim=0).t()  # column-major (see SortedGather)
         ctx.save_for_backward(cols, X, Y, ins, ia, zp, wp, *w, *wsel, inv_s, *clipmask, *q, *t, *fdx, *fdy)
         ctx.mark_non_differentiable(ins)
         return d2, zp, wp, ins
@@ -150,8 +224,9 @@ class SoftGeometry(torch.autograd.Function):
         base = torch.zeros(P, dtype=cols.dtype, device=cols.device)
         if gwp is not None:
             g = [gwp[:, k].contiguous() for k in range(3)]
+            wpc = wp.t()  # rows contiguous (wp is column-major)
             for k in range(3):
-                base.addcmul_(g[k], wp[:, k])
+                base.addcmul_(g[k], wpc[k])
         else:
             g = [torch.zeros_like(zp) for _ in range(3)]
         if gzp is not None:
@@ -252,8 +327,8 @@ class SoftAggregate(torch.autograd.Function):
                 g_e = (gr * (colour[:1] - rgb)).sum(1).index_select(0, pix)
             if ctx.needs_input_grad[2] or not uniform:
                 grp = [gr[:, k].contiguous().index_select(0, pix) for k in range(3)]
-                if ctx.needs_input_grad[2]:
-                    g_colour = torch.stack([gk * e for gk in grp], dim=1)
+                if ctx.needs_input_grad[2]:  # C×P, handed back transposed: contiguous channels
+                    g_colour = torch.stack([gk * e for gk in grp], dim=0).t()
             if not uniform:
                 g_e = (gr * rgb).sum(1).index_select(0, pix).neg_()
                 for k in range(3):

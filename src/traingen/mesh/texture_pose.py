@@ -14,6 +14,12 @@ else. Their learned predictors are replaced here by optimisation through our ras
    minimising ``1 − soft IoU`` between the Soft-Rasterizer alpha (back faces culled, σ annealed from
    ``sigma`` to ``sigma_final``) and the mask with Adam.
 4. **Retrieval**: the model and start with the highest final hard-silhouette IoU.
+5. **Photometric refinement** (:func:`refine_photometric`, called by
+   :mod:`traingen.mesh.texture_transfer` once a first albedo exists): the same variables, on the
+   masked photo against a Soft-Rasterizer re-render of the model textured with that albedo and lit by the
+   fitted light, plus the soft IoU. The silhouette alone leaves free the directions that move only
+   edges inside the outline — a cup's elevation against its height shows in the rim ellipse — and the
+   re-render sees those edges through the shading jump there.
 
 The photo's vertical field of view is an input (``fov_y_deg``); the camera looks at ``target`` from
 ``Camera.orbit(distance, azimuth, elevation)`` (``+z`` up), the camera of the rest of the project.
@@ -45,7 +51,7 @@ from ..core.config import require_at_least_one
 from ..core.errors import ConfigError, DataError
 from ..render.camera import Camera, intrinsics, look_at_rotation, orbit_eye
 from .mesh import Mesh
-from .raster import Cameras, RasterSettings, rasterize
+from .raster import Attributes, Cameras, Lighting, RasterSettings, rasterize
 
 
 @dataclass
@@ -65,14 +71,21 @@ class PoseConfig:
     cull_backfaces: bool = True
     lambda_scale: float = 1.0
     part_scale: bool = True
+    photo_steps: int = 30
+    photo_lr: float = 0.005
+    photo_size: int = 128
+    photo_weight: float = 10.0
 
     def __post_init__(self) -> None:
         if not 0 < self.fov_y_deg < 170:
             raise ConfigError(f"fov_y_deg must be in (0, 170), got {self.fov_y_deg}", where="texture-transfer",
                               field="fov_y_deg")
         require_at_least_one(self, ("azimuths", "grid_size", "refine_size", "starts"), where="texture-transfer")
-        if self.steps < 0:
-            raise ConfigError("steps must be >= 0", where="texture-transfer", field="steps")
+        for name in ("steps", "photo_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0", where="texture-transfer", field=name)
+        if self.photo_size < 8:
+            raise ConfigError("photo_size must be >= 8", where="texture-transfer", field="photo_size")
 
 
 @dataclass
@@ -104,6 +117,7 @@ class Alignment:
     iou: float
     grid_iou: float
     losses: list[float] = field(default_factory=list)
+    photo_losses: list[float] = field(default_factory=list)
 
 
 def scale_parts(mesh: Mesh, scales: dict[str, tuple[float, float, float]]) -> Mesh:
@@ -142,7 +156,8 @@ def _box_crop(mask: np.ndarray, size: int = 32) -> tuple[np.ndarray, tuple[float
     return crop, (cx, cy, side)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two masks thresholded at 0.5."""
     a, b = a > 0.5, b > 0.5
     return float((a & b).sum() / max((a | b).sum(), 1))
 
@@ -174,7 +189,7 @@ def grid_search(mask: np.ndarray, mesh: Mesh, cfg: PoseConfig) -> list[tuple[flo
         R = cam.R
         target = centre - R.T @ np.array([shift_px[0] * dist / f, shift_px[1] * dist / f, 0.0])
         pose = Pose(cam.meta["azimuth_deg"], cam.meta["elevation_deg"], float(dist), tuple(map(float, target)))
-        scored.append((_iou(crop, photo_crop), pose))
+        scored.append((mask_iou(crop, photo_crop), pose))
     scored.sort(key=lambda p: -p[0])
     return scored[: cfg.starts]
 
@@ -188,30 +203,76 @@ def cameras_from_params(az, el, log_d, target, W: int, H: int, fov_y_deg: float)
     return Cameras(K[None], R[None], t[None], W, H)
 
 
-def refine(mask: np.ndarray, mesh: Mesh, start: Pose, cfg: PoseConfig) -> tuple[Pose, list[float]]:
-    """Adam on camera and per-part scales to maximise the soft IoU with ``mask`` (see module doc)."""
+class _PoseVariables:
+    """The refined quantities: orbit camera (azimuth, elevation in degrees, log distance, target) and a
+    per-part, per-axis log scale about the model's box centre, started from ``start`` (and its scales)."""
+
+    def __init__(self, mesh: Mesh, start: Pose, part_scale: bool, dt=torch.float32):
+        self.az = torch.tensor(float(start.azimuth), dtype=dt, requires_grad=True)
+        self.el = torch.tensor(float(start.elevation), dtype=dt, requires_grad=True)
+        self.log_d = torch.tensor(math.log(start.distance), dtype=dt, requires_grad=True)
+        self.tgt = torch.tensor(start.target, dtype=dt, requires_grad=True)
+        self.parts = list(mesh.part_names) if (part_scale and mesh.face_parts is not None) else []
+        init = [np.log(start.scales.get(p, (1.0, 1.0, 1.0))) for p in self.parts]
+        self.log_s = torch.tensor(np.reshape(init, (len(self.parts), 3)), dtype=dt).requires_grad_(True)
+        self.verts0 = torch.tensor(mesh.vertices, dtype=dt)
+        self.centre = self.verts0.new_tensor(mesh.bounds().mean(0))
+        self.owner = torch.zeros(len(mesh.vertices), dtype=torch.int64)
+        for i, _ in enumerate(self.parts):
+            self.owner[torch.tensor(np.unique(mesh.faces[mesh.face_parts == i]))] = i
+        self.faces = torch.tensor(mesh.faces)
+
+    def optimizer(self, lr: float) -> torch.optim.Adam:
+        # Angles move in degrees: a larger step for them than for the distance and the target.
+        return torch.optim.Adam([{"params": [self.az, self.el], "lr": lr * 60},
+                                 {"params": [self.log_d, self.tgt, self.log_s], "lr": lr}], betas=(0.9, 0.99))
+
+    def vertices(self) -> torch.Tensor:
+        scale = torch.exp(self.log_s)[self.owner] if self.parts else 1.0
+        return self.centre + (self.verts0 - self.centre) * scale
+
+    def cameras(self, w: int, h: int, fov_y_deg: float) -> Cameras:
+        return cameras_from_params(self.az, self.el, self.log_d, self.tgt, w, h, fov_y_deg)
+
+    def scale_penalty(self) -> torch.Tensor:
+        """Parts pulled toward their common mean log scale."""
+        if not self.parts:
+            return self.log_s.new_zeros(())
+        return ((self.log_s - self.log_s.mean(0, keepdim=True)) ** 2).sum()
+
+    def clamp_(self) -> None:
+        with torch.no_grad():
+            self.el.clamp_(-89.0, 89.0)
+
+    def pose(self) -> Pose:
+        scales = {p: tuple(float(x) for x in torch.exp(self.log_s[i]).detach()) for i, p in enumerate(self.parts)}
+        return Pose(float(self.az.detach()) % 360.0, float(self.el.detach()), float(torch.exp(self.log_d).detach()),
+                    tuple(float(x) for x in self.tgt.detach()), scales)
+
+
+def _soft_iou_loss(alpha: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    inter = (alpha * target).sum()
+    union = (alpha + target - alpha * target).sum().clamp(min=1e-6)
+    return 1 - inter / union
+
+
+def _resized(img: np.ndarray, size: int) -> np.ndarray:
     import cv2
 
-    H, W = mask.shape
-    k = cfg.refine_size / max(H, W)
+    H, W = img.shape[:2]
+    k = size / max(H, W)
     h, w = max(8, round(H * k)), max(8, round(W * k))
-    target_mask = torch.tensor(cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA))
-    dt = torch.float32
-    az = torch.tensor(float(start.azimuth), dtype=dt, requires_grad=True)
-    el = torch.tensor(float(start.elevation), dtype=dt, requires_grad=True)
-    log_d = torch.tensor(math.log(start.distance), dtype=dt, requires_grad=True)
-    tgt = torch.tensor(start.target, dtype=dt, requires_grad=True)
-    parts = list(mesh.part_names) if (cfg.part_scale and mesh.face_parts is not None) else []
-    log_s = torch.zeros(len(parts), 3, dtype=dt, requires_grad=True)
-    verts0 = torch.tensor(mesh.vertices, dtype=dt)
-    centre = verts0.new_tensor(mesh.bounds().mean(0))
-    owner = torch.zeros(len(mesh.vertices), dtype=torch.int64)
-    for i, _ in enumerate(parts):
-        owner[torch.tensor(np.unique(mesh.faces[mesh.face_parts == i]))] = i
-    faces = torch.tensor(mesh.faces)
-    # Angles move in degrees: a larger step for them than for the distance and the target.
-    opt = torch.optim.Adam([{"params": [az, el], "lr": cfg.lr * 60}, {"params": [log_d, tgt, log_s], "lr": cfg.lr}],
-                           betas=(0.9, 0.99))
+    if (h, w) == (H, W):
+        return img.astype(np.float32)
+    return cv2.resize(img.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+
+
+def refine(mask: np.ndarray, mesh: Mesh, start: Pose, cfg: PoseConfig) -> tuple[Pose, list[float]]:
+    """Adam on camera and per-part scales to maximise the soft IoU with ``mask`` (see module doc)."""
+    target_mask = torch.tensor(_resized(mask, cfg.refine_size))
+    h, w = target_mask.shape
+    var = _PoseVariables(mesh, start, cfg.part_scale)
+    opt = var.optimizer(cfg.lr)
     losses = []
     for step in range(cfg.steps):
         # Anneal σ geometrically: a wide basin first, then a sharp silhouette (soft alpha aggregates the
@@ -219,25 +280,58 @@ def refine(mask: np.ndarray, mesh: Mesh, start: Pose, cfg: PoseConfig) -> tuple[
         frac = step / max(cfg.steps - 1, 1)
         settings = RasterSettings(sigma=cfg.sigma * (cfg.sigma_final / cfg.sigma) ** frac,
                                   cull_backfaces=cfg.cull_backfaces)
-        scale = torch.exp(log_s)[owner] if parts else 1.0
-        v = centre + (verts0 - centre) * scale
-        cams = cameras_from_params(az, el, log_d, tgt, w, h, cfg.fov_y_deg)
-        alpha = rasterize(v, faces, cams, settings=settings).alpha[0, 0]
-        inter = (alpha * target_mask).sum()
-        union = (alpha + target_mask - alpha * target_mask).sum().clamp(min=1e-6)
-        loss = 1 - inter / union
-        if parts:
-            loss = loss + cfg.lambda_scale * ((log_s - log_s.mean(0, keepdim=True)) ** 2).sum()
+        alpha = rasterize(var.vertices(), var.faces, var.cameras(w, h, cfg.fov_y_deg), settings=settings).alpha[0, 0]
+        loss = _soft_iou_loss(alpha, target_mask) + cfg.lambda_scale * var.scale_penalty()
         opt.zero_grad()
         loss.backward()
         opt.step()
-        with torch.no_grad():
-            el.clamp_(-89.0, 89.0)
+        var.clamp_()
         losses.append(float(loss.detach()))
-    scales = {p: tuple(float(x) for x in torch.exp(log_s[i]).detach()) for i, p in enumerate(parts)}
-    pose = Pose(float(az.detach()) % 360.0, float(el.detach()), float(torch.exp(log_d).detach()),
-                tuple(float(x) for x in tgt.detach()), scales)
-    return pose, losses
+    return var.pose(), losses
+
+
+def refine_photometric(image: np.ndarray, mask: np.ndarray, mesh: Mesh, start: Pose, attributes: Attributes,
+                       lighting: Lighting, cfg: PoseConfig) -> tuple[Pose, list[float]]:
+    """Refine a pose on the photo's colours: the aligned model, textured with the current albedo estimate
+    and lit by the fitted light, is re-rendered (Soft Rasterizer, σ = ``sigma_final``) and compared with
+    the masked photo.
+
+    The silhouette leaves directions that change only the inside of the outline free (e.g. a cup's
+    elevation against its height: the rim ellipse lies inside the silhouette); the re-render sees them
+    through the shading, which jumps where the normal does (rim, handle, inner wall).
+
+    Args:
+        image: H×W×3 photo in [0, 1]; ``mask`` its H×W object mask.
+        mesh: the unscaled collection model; ``start`` the pose (with part scales) to refine.
+        attributes: the model's colour source (a UV texture from the current albedo estimate).
+        lighting: the fitted light.
+        cfg: ``photo_steps``, ``photo_lr``, ``photo_size``, ``photo_weight``, ``sigma_final``.
+
+    Returns:
+        The refined pose and the loss per step: ``photo_weight``·masked MSE + (1 − soft IoU) + the scale
+        penalty.
+    """
+    photo = _resized(np.asarray(image, np.float64) * (np.asarray(mask) > 0.5)[..., None], cfg.photo_size)
+    target_rgb = torch.tensor(photo).permute(2, 0, 1)
+    target_mask = torch.tensor(_resized(mask, cfg.photo_size))
+    h, w = target_mask.shape
+    n_on = float(target_mask.sum().clamp(min=1.0))
+    var = _PoseVariables(mesh, start, cfg.part_scale)
+    opt = var.optimizer(cfg.photo_lr)
+    settings = RasterSettings(sigma=cfg.sigma_final)
+    losses = []
+    for _ in range(cfg.photo_steps):
+        out = rasterize(var.vertices(), var.faces, var.cameras(w, h, cfg.fov_y_deg), attributes=attributes,
+                        lighting=lighting, settings=settings)
+        mse = ((out.rgb[0] - target_rgb) ** 2).sum() / (3 * n_on)
+        loss = cfg.photo_weight * mse + _soft_iou_loss(out.alpha[0, 0], target_mask)
+        loss = loss + cfg.lambda_scale * var.scale_penalty()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        var.clamp_()
+        losses.append(float(loss.detach()))
+    return var.pose(), losses
 
 
 def align(mask: np.ndarray, collection: list[Mesh], cfg: PoseConfig | None = None) -> Alignment:
@@ -263,7 +357,7 @@ def align(mask: np.ndarray, collection: list[Mesh], cfg: PoseConfig | None = Non
     for grid_iou, i, start in cands[: cfg.starts]:
         pose, losses = refine(mask, collection[i], start, cfg)
         scaled = scale_parts(collection[i], pose.scales)
-        iou = _iou(silhouette(scaled, pose.camera(W, H, cfg.fov_y_deg)), mask)
+        iou = mask_iou(silhouette(scaled, pose.camera(W, H, cfg.fov_y_deg)), mask)
         if best is None or iou > best.iou:
             best = Alignment(i, pose, scaled, iou, grid_iou, losses)
     assert best is not None

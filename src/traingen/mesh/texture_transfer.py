@@ -4,7 +4,10 @@ The pipeline, one stage per module:
 
 1. retrieval and pose — :mod:`traingen.mesh.texture_pose` (silhouette IoU over a pose grid per model,
    then gradient refinement of the camera and per-part scales through the Soft Rasterizer); the
-   mask is given, or comes from GrabCut on a box (:func:`~traingen.mesh.texture_shading.grabcut_mask`);
+   mask is given, or comes from GrabCut on a box (:func:`~traingen.mesh.texture_shading.grabcut_mask`).
+   After a first pass of stages 2–5, the pose is refined again on the photo's colours against a
+   re-render of that first albedo (``PoseConfig.photo_steps``; kept when its loss fell), and stages
+   2–5 run again at the new pose;
 2. per-pixel part labels, normals and depth from the aligned model, and 3. illumination removal —
    :mod:`traingen.mesh.texture_shading`;
 4. back-projection into each part's canonical UV chart with a depth test, most frontal sample per
@@ -27,7 +30,7 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -45,7 +48,7 @@ from .texture_charts import (
     resample_for_density,
     texel_geometry,
 )
-from .texture_pose import Alignment, PoseConfig, align
+from .texture_pose import Alignment, PoseConfig, align, mask_iou, refine_photometric, scale_parts, silhouette
 from .texture_shading import (
     LUMA,
     LightFit,
@@ -136,16 +139,46 @@ def observe(photo: Photo, collection: list[Mesh], cfg: TransferConfig, *, seed: 
     if img.ndim != 3 or img.shape[2] != 3 or not np.isfinite(img).all():
         raise DataError(f"a photo must be a finite H×W×3 image, got {img.shape}", where=photo.name, field="image")
     mask = _photo_mask(photo, seed)
-    al = align(mask, collection, cfg.pose)
+    return _delight(photo, mask, align(mask, collection, cfg.pose), cfg)
+
+
+def _delight(photo: Photo, mask: np.ndarray, al: Alignment, cfg: TransferConfig) -> PhotoResult:
+    """Stages 2–3 at a given alignment: G-buffer, light fit, albedo."""
+    img = np.asarray(photo.image, np.float64)
     H, W = mask.shape
     cam = al.pose.camera(W, H, cfg.pose.fov_y_deg)
     gb = gbuffer(al.mesh, cam)
-    on = gb.mask
-    # The light is fitted on every model pixel: dropping the unreliable ones (rims, the thin handle) loses
-    # the uniform parts and the terminator that pin the light (measured 20° off instead of 5°).
+    # The light is fitted on every model pixel the photo's mask also covers: dropping the unreliable ones
+    # (rims, the thin handle) loses the uniform parts and the terminator that pin the light (measured 20°
+    # off instead of 5°), but model pixels on the photo's background are not the object at all.
+    on = gb.mask & (mask > 0.5)
     light = fit_lighting(img[on] @ LUMA, gb.normal[on], gb.part[on])
     albedo = remove_illumination(img, gb, light, unreliable=unreliable_pixels(gb, valid=mask > 0.5))
     return PhotoResult(photo.name, al, light, mask, albedo, np.zeros_like(img), float("nan"))
+
+
+def _own_textures(m: Mesh, src: Mesh, textures: dict[int, np.ndarray], size: int) -> dict[int, np.ndarray]:
+    """``m``'s part textures from the source's, by part name (mid grey for a part the source lacks)."""
+    fill = np.full((size, size, 3), 0.5, np.float32)
+    return {p: textures[src.part_names.index(n)] if n in src.part_names else fill for p, n in enumerate(m.part_names)}
+
+
+def _photometric_pass(photo: Photo, r: PhotoResult, collection: list[Mesh], src: Mesh,
+                      textures: dict[int, np.ndarray], cfg: TransferConfig) -> PhotoResult:
+    """Refine ``r``'s pose on the re-render of the current albedo estimate, then redo stages 2–3 there
+    (kept only when the photometric loss fell)."""
+    base = collection[r.alignment.model_index]
+    textured = pack_parts(base, _own_textures(base, src, textures, cfg.texture_size))
+    pose, losses = refine_photometric(photo.image, r.mask, base, r.alignment.pose,
+                                      Attributes.from_mesh(textured, dtype=torch.float32), r.light.lighting(),
+                                      cfg.pose)
+    if not losses or losses[-1] >= losses[0]:
+        return r
+    H, W = r.mask.shape
+    scaled = scale_parts(base, pose.scales)
+    iou = mask_iou(silhouette(scaled, pose.camera(W, H, cfg.pose.fov_y_deg)), r.mask)
+    al = replace(r.alignment, pose=pose, mesh=scaled, iou=iou, photo_losses=losses)
+    return _delight(photo, r.mask, al, cfg)
 
 
 def src_part_id(r: PhotoResult, name: str) -> int:
@@ -154,38 +187,17 @@ def src_part_id(r: PhotoResult, name: str) -> int:
     return names.index(name) if name in names else -2
 
 
-def transfer_texture(photos: list[Photo], collection: list[Mesh], cfg: TransferConfig | None = None, *,
-                     seed: int = 0, on_stage=None) -> TransferResult:
-    """Run the whole pipeline (see module doc).
-
-    Args:
-        photos: photos of objects of the collection's class, each aligned separately. The model most
-            photos retrieve is the source; a photo retrieving another model still contributes through
-            the shared part names and canonical charts.
-        collection: part-labelled models with canonical per-part UV charts.
-        cfg: settings.
-        seed: completion (quilting) and GrabCut seed.
-        on_stage: called with a stage name as the run progresses.
-
-    Returns:
-        :class:`TransferResult`; ``textured[i]`` is ``collection[i]`` with a packed atlas texture.
-    """
-    cfg = cfg or TransferConfig()
-    if not photos:
-        raise DataError("no photos given", where="texture-transfer", field="photos")
-    for m in collection:
-        if m.uv is None or m.face_parts is None:
-            raise DataError("collection models need UVs and part labels", where=m.name, field="uv")
-    note = on_stage or (lambda _s: None)
-    results = []
-    for k, ph in enumerate(photos):
-        note(f"align {ph.name}")
-        results.append(observe(ph, collection, cfg, seed=seed + k))
+def _source(results: list[PhotoResult], collection: list[Mesh]) -> tuple[int, Mesh]:
+    """The model most photos retrieved, as aligned (part-scaled) by the first photo that retrieved it."""
     votes = np.bincount([r.alignment.model_index for r in results], minlength=len(collection))
     src_idx = int(np.argmax(votes))
-    src = results[[r.alignment.model_index for r in results].index(src_idx)].alignment.mesh
+    return src_idx, results[[r.alignment.model_index for r in results].index(src_idx)].alignment.mesh
+
+
+def _back_project_all(results: list[PhotoResult], src: Mesh, cfg: TransferConfig, seed: int
+                      ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Stages 4–5: every photo's albedo into the source's part charts, then completion."""
     S = cfg.texture_size
-    note("back-project")
     textures, observed = {}, {}
     axes = mirror_planes(src) if cfg.symmetry else []
     centre = src.bounds().mean(0)
@@ -215,6 +227,46 @@ def transfer_texture(photos: list[Photo], collection: list[Mesh], cfg: TransferC
                                                                                  in zip(results, gbs, strict=True)])
         tex = complete_by_quilting(tex, seen_sym, rng, block=cfg.quilt_block, fallback=pix.mean(0))
         textures[p], observed[p] = tex.astype(np.float32), seen
+    return textures, observed
+
+
+def transfer_texture(photos: list[Photo], collection: list[Mesh], cfg: TransferConfig | None = None, *,
+                     seed: int = 0, on_stage=None) -> TransferResult:
+    """Run the whole pipeline (see module doc).
+
+    Args:
+        photos: photos of objects of the collection's class, each aligned separately. The model most
+            photos retrieve is the source; a photo retrieving another model still contributes through
+            the shared part names and canonical charts.
+        collection: part-labelled models with canonical per-part UV charts.
+        cfg: settings.
+        seed: completion (quilting) and GrabCut seed.
+        on_stage: called with a stage name as the run progresses.
+
+    Returns:
+        :class:`TransferResult`; ``textured[i]`` is ``collection[i]`` with a packed atlas texture.
+    """
+    cfg = cfg or TransferConfig()
+    if not photos:
+        raise DataError("no photos given", where="texture-transfer", field="photos")
+    for m in collection:
+        if m.uv is None or m.face_parts is None:
+            raise DataError("collection models need UVs and part labels", where=m.name, field="uv")
+    note = on_stage or (lambda _s: None)
+    results = []
+    for k, ph in enumerate(photos):
+        note(f"align {ph.name}")
+        results.append(observe(ph, collection, cfg, seed=seed + k))
+    src_idx, src = _source(results, collection)
+    note("back-project")
+    textures, observed = _back_project_all(results, src, cfg, seed)
+    if cfg.pose.photo_steps > 0:
+        note("photometric pose")
+        results = [_photometric_pass(ph, r, collection, src, textures, cfg)
+                   for ph, r in zip(photos, results, strict=True)]
+        src_idx, src = _source(results, collection)
+        textures, observed = _back_project_all(results, src, cfg, seed)
+    S = cfg.texture_size
     note("transfer")
     textured, densities = [], []
     src_len = {name: chart_lengths(src, p) for p, name in enumerate(src.part_names)}
@@ -233,11 +285,9 @@ def transfer_texture(photos: list[Photo], collection: list[Mesh], cfg: TransferC
         textured.append(pack_parts(m, part_tex))
         densities.append(dens)
     note("re-render")
-    for r, ph, cam, gb in zip(results, photos, cams, gbs, strict=True):
+    for r, ph in zip(results, photos, strict=True):
         m = r.alignment.mesh
-        fill = np.full((S, S, 3), 0.5, np.float32)
-        own = {p: textures[src.part_names.index(n)] if n in src.part_names else fill
-               for p, n in enumerate(m.part_names)}
-        r.rerender = render_textured(pack_parts(m, own), cam, r.light)
-        r.rerender_psnr = psnr(r.rerender, ph.image, gb.mask & (r.mask > 0.5))
+        cam = r.alignment.pose.camera(r.mask.shape[1], r.mask.shape[0], cfg.pose.fov_y_deg)
+        r.rerender = render_textured(pack_parts(m, _own_textures(m, src, textures, S)), cam, r.light)
+        r.rerender_psnr = psnr(r.rerender, ph.image, gbuffer(m, cam).mask & (r.mask > 0.5))
     return TransferResult(src_idx, textures, observed, results, textured, densities)

@@ -72,7 +72,8 @@ def translate_dataset(run: str | os.PathLike, src: str, out: str | os.PathLike, 
         fmt: ``imagefolder``, ``coco`` or ``webdataset``.
         seed: seeds train-mode inference.
         eval_mode: None uses the model's setting (pix2pix ``eval_mode``; CycleGAN eval).
-        filter_classifier: drop samples whose translation this classifier does not label as the source.
+        filter_classifier: drop samples whose translation this classifier does not label as the source
+            (a shipped classifier, a weight file, or ``semantic``: the run's frozen source classifier).
         pairs: SRC holds A|B pairs: translate the A (left) half, keep the rest of the sample.
         shard_size: samples per shard.
         batch_size: images per forward pass when inference is deterministic.
@@ -109,6 +110,10 @@ def translate_dataset(run: str | os.PathLike, src: str, out: str | os.PathLike, 
     source = open_source(src)
     n = len(source) if limit <= 0 else min(limit, len(source))
     sha = json.loads(Path(str(ckpt) + ".json").read_text())["sha256"]
+    if filter_classifier == "semantic":  # the run's frozen source classifier (CycleGAN's semantic loss)
+        from .trainer import CLASSIFIER_FILE
+
+        filter_classifier = str(Path(run) / CLASSIFIER_FILE)
     classifier, classifier_id = _classifier(filter_classifier) if filter_classifier else (None, None)
     record = {"technique": f"translate-{cfg.model}", "run": str(Path(run).resolve()), "checkpoint": ckpt.name,
               "checkpoint_sha256": sha, "direction": direction, "eval_mode": bool(ev),

@@ -1,0 +1,408 @@
+"""The FCN-score analogue for label-map -> image translation on renders (pix2pix, L1-only, SIMS).
+
+Isola et al. (2017, §4.2) judge a labels -> photo generator by how well an off-the-shelf segmenter
+(FCN-8s trained on real Cityscapes) recovers the input labels from the generated photo. The analogue
+here, on ``builtin:render-mask2rgb`` (class mask + depth -> rendered RGB, 64 px, 3 object classes):
+
+* **Data** (:func:`range_pairs`): the renderer's images beyond the dataset's 500 --
+  :data:`SEG_TRAIN` (1,000 real renders the segmenter trains on, none of them seen by a generator),
+  :data:`HELD_OUT` (300 label maps fed to the generators; their real renders are the ceiling) and
+  :data:`NEW_LAYOUTS` (1,000 label maps nobody trained on, for the augmentation arm).
+* **Segmenter** (:class:`SegUNet`, :func:`train_segmenter`): a small U-Net of our own trained with
+  class-weighted cross-entropy (weight ``(median frequency / frequency) ** power`` per class; objects are
+  ~11 % of the pixels, so plain CE learns "all background") and horizontal flips.
+* **Score** (:func:`fcn_score`): per-pixel accuracy, mean per-class accuracy and mIoU of the segmenter's
+  prediction on each arm's images against the held-out label maps; :func:`domain_fid` beside it.
+* **Equal training time** (:func:`steps_for_budget`): each generator gets the same CPU seconds on one
+  thread -- a short probe measures CPU per step, the run gets ``budget / cpu_per_step`` steps (so its
+  learning-rate decay spans the whole run), and the CPU seconds actually spent are recorded.
+
+Command (what docs/translate/pix2pix.md and sims.md report; one step per call, results in WORK)::
+
+    python -m traingen.translate.fcn_experiment segmenter WORK          # train + score on real first
+    python -m traingen.translate.fcn_experiment train WORK p2p --budget 300
+    python -m traingen.translate.fcn_experiment train WORK l1 --budget 300
+    python -m traingen.translate.fcn_experiment train WORK sims --budget 300
+    python -m traingen.translate.fcn_experiment score WORK              # the table (JSON)
+    python -m traingen.translate.fcn_experiment augment WORK            # real vs real + G(new layouts)
+
+References:
+    Isola, Zhu, Zhou & Efros. "Image-to-Image Translation with Conditional Adversarial Networks", CVPR 2017
+    (the FCN-score protocol). arXiv:1611.07004.
+    Ronneberger, Fischer & Brox. "U-Net: Convolutional Networks for Biomedical Image Segmentation",
+    MICCAI 2015 (the segmenter's shape).
+    Qi, Chen, Jia & Koltun. "Semi-parametric Image Synthesis", CVPR 2018 (the SIMS arm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..core.errors import DataError
+from ..core.seeding import derive_seed, torch_generator
+
+NUM_CLASSES = 4
+SEG_TRAIN, HELD_OUT, NEW_LAYOUTS = (500, 1000), (1500, 300), (1800, 1000)
+RECIPES = {"p2p": "recipes/translate-pix2pix-render.yaml", "l1": "recipes/translate-pix2pix-render.yaml",
+           "sims": "recipes/translate-sims-render.yaml"}
+ARM_NAMES = {"p2p": "pix2pix L1 + cGAN", "l1": "pix2pix L1 only", "sims": "SIMS"}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all its threads)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+# -- data ---------------------------------------------------------------------------------------------
+
+def range_pairs(start: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(class maps N×64×64 int64, A label images N×64×64×3, real renders N×64×64×3)`` of a render range."""
+    from ..data.render_mask2rgb import render_range
+    from .sims_data import decode_labels
+
+    pairs = render_range(start, count)
+    w = pairs.shape[2] // 2
+    a, b = pairs[:, :, :w], pairs[:, :, w:]
+    return np.stack([decode_labels(x, NUM_CLASSES)[0] for x in a]), a, b
+
+
+# -- segmenter ----------------------------------------------------------------------------------------
+
+def _double_conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
+                         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True))
+
+
+class SegUNet(nn.Module):
+    """A small U-Net: ``levels`` max-pool stages (width doubling), bilinear up, skip concatenations.
+
+    Input N×3×H×W in [-1, 1] (H, W multiples of ``2 ** levels``); output N×classes×H×W logits.
+    """
+
+    def __init__(self, num_classes: int = NUM_CLASSES, width: int = 16, levels: int = 3):
+        super().__init__()
+        chans = [width * 2 ** i for i in range(levels + 1)]
+        self.down = nn.ModuleList([_double_conv(3, chans[0])] +
+                                  [_double_conv(chans[i], chans[i + 1]) for i in range(levels)])
+        self.up = nn.ModuleList([_double_conv(chans[i + 1] + chans[i], chans[i]) for i in reversed(range(levels))])
+        self.head = nn.Conv2d(chans[0], num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else F.max_pool2d(x, 2))
+            skips.append(x)
+        x = skips.pop()
+        for block in self.up:
+            s = skips.pop()
+            x = block(torch.cat([F.interpolate(x, size=s.shape[-2:], mode="bilinear", align_corners=False), s], 1))
+        return self.head(x)
+
+
+@dataclass
+class SegConfig:
+    """Segmenter training: ``steps`` Adam steps of ``batch`` images, class weights ``(median/freq)**power``."""
+
+    width: int = 8
+    levels: int = 3
+    steps: int = 1000
+    batch: int = 16
+    lr: float = 2e-3
+    power: float = 0.5
+    seed: int = 0
+
+
+def class_weights(labels: np.ndarray, num_classes: int, power: float) -> torch.Tensor:
+    """``(median frequency / frequency) ** power`` per class (absent classes get weight 0)."""
+    freq = np.bincount(np.asarray(labels).ravel(), minlength=num_classes)[:num_classes].astype(np.float64)
+    freq /= max(freq.sum(), 1.0)
+    w = np.zeros(num_classes)
+    present = freq > 0
+    w[present] = (np.median(freq[present]) / freq[present]) ** power
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def to_input(images: np.ndarray) -> torch.Tensor:
+    """uint8 N×H×W×3 -> float N×3×H×W in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def train_segmenter(images: np.ndarray, labels: np.ndarray, config: SegConfig | None = None,
+                    num_classes: int = NUM_CLASSES) -> SegUNet:
+    """Train :class:`SegUNet` on uint8 images N×H×W×3 and class maps N×H×W (weighted CE, flips).
+
+    Initial weights come from ``derive_seed(seed, "segmenter-init")`` (inside ``fork_rng``: the global
+    stream is left as it was); batches and flips from ``torch_generator(seed, "segmenter")``.
+    """
+    c = config or SegConfig()
+    if len(images) != len(labels) or len(images) == 0:
+        raise DataError(f"need equal, non-zero numbers of images and label maps, got {len(images)} and "
+                        f"{len(labels)}", where="train_segmenter")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(c.seed, "segmenter-init"))
+        net = SegUNet(num_classes, c.width, c.levels)
+    opt = torch.optim.Adam(net.parameters(), lr=c.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 if s < c.steps // 2 else
+                                              (c.steps - s) / (c.steps - c.steps // 2))
+    x, y = to_input(images), torch.from_numpy(np.asarray(labels)).long()
+    wts = class_weights(labels, num_classes, c.power)
+    g = torch_generator(c.seed, "segmenter")
+    net.train()
+    perm, k = torch.randperm(len(x), generator=g), 0
+    for _ in range(c.steps):
+        if k + c.batch > len(x):
+            perm, k = torch.randperm(len(x), generator=g), 0
+        b = perm[k:k + c.batch]
+        k += c.batch
+        flip = torch.rand(len(b), generator=g) < 0.5
+        xb = torch.where(flip[:, None, None, None], x[b].flip(-1), x[b])
+        yb = torch.where(flip[:, None, None], y[b].flip(-1), y[b])
+        loss = F.cross_entropy(net(xb), yb, weight=wts)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    return net.eval()
+
+
+@torch.no_grad()
+def predict(net: nn.Module, images: np.ndarray, *, batch: int = 50) -> np.ndarray:
+    """Class maps N×H×W (int64) of ``net`` on uint8 images N×H×W×3."""
+    net.eval()
+    x = to_input(images)
+    return torch.cat([net(x[k:k + batch]).argmax(1) for k in range(0, len(x), batch)]).numpy()
+
+
+def fcn_score(net: nn.Module, images: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, Any]:
+    """Pixel accuracy, mean per-class accuracy, mIoU (classes present in ``labels``) and per-class IoU."""
+    pred = predict(net, images)
+    conf = np.bincount(np.asarray(labels).ravel() * num_classes + pred.ravel(), minlength=num_classes ** 2)
+    conf = conf[:num_classes ** 2].reshape(num_classes, num_classes).astype(np.float64)
+    present = conf.sum(1) > 0
+    acc_c = np.diag(conf)[present] / conf.sum(1)[present]
+    iou = np.diag(conf) / (conf.sum(0) + conf.sum(1) - np.diag(conf)).clip(1)
+    return {"pixel_acc": float(np.trace(conf) / conf.sum()), "class_acc": float(acc_c.mean()),
+            "miou": float(iou[present].mean()), "iou": [round(float(v), 4) for v in iou]}
+
+
+def domain_fid(real: np.ndarray, fake: np.ndarray) -> float:
+    """FID on the offline ``random-multiscale`` features (small sets: compare values with each other only)."""
+    from ..features import get_extractor
+    from ..metrics.fid import fid
+
+    ext = get_extractor("random-multiscale")
+    feats = [torch.cat([ext.vector(torch.from_numpy(a[k:k + 50]).permute(0, 3, 1, 2).contiguous())
+                        for k in range(0, len(a), 50)]).numpy().astype(np.float64) for a in (real, fake)]
+    return float(fid(*feats).fid)
+
+
+def save_segmenter(net: SegUNet, path: Path, config: SegConfig, info: dict[str, Any]) -> Path:
+    from dataclasses import asdict
+
+    from ..core.checkpoint import save_checkpoint
+
+    return save_checkpoint(path, {"net": net.state_dict()}, {"config": asdict(config), **info})
+
+
+def load_segmenter(path: Path) -> tuple[SegUNet, dict[str, Any]]:
+    from ..core.checkpoint import load_checkpoint
+
+    tree, state = load_checkpoint(path)
+    c = SegConfig(**state["config"])
+    net = SegUNet(NUM_CLASSES, c.width, c.levels)
+    net.load_state_dict(tree["net"])
+    return net.eval(), state
+
+
+# -- generators at equal CPU time ---------------------------------------------------------------------
+
+def arm_config(arm: str, steps: int, *, seed: int = 0):
+    """The recipe of ``arm`` (``p2p``, ``l1`` = the same with ``use_gan: false``, ``sims``) on one thread."""
+    from .config import load_translate_config
+
+    if arm not in RECIPES:
+        raise DataError(f"unknown arm {arm!r}; expected one of {sorted(RECIPES)}", where="fcn_experiment")
+    cfg = load_translate_config(RECIPES[arm], steps=steps, threads=1, checkpoint_every=max(steps, 1),
+                                keep_checkpoints=1, log_every=25, tensorboard=False, seed=seed)
+    if arm == "l1":
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, model_config={**cfg.model_config, "use_gan": False})
+    return cfg
+
+
+def steps_for_budget(arm: str, budget: float, *, probe: int = 12, warmup: int = 2, work: Path) -> tuple[int, float]:
+    """``(steps, CPU s per step)``: the steps ``arm`` runs in ``budget`` CPU seconds, from a short probe."""
+    from .data import load_translation_data
+    from .trainer import train_translation
+
+    cfg = arm_config(arm, probe)
+    data = load_translation_data(cfg)
+    marks: dict[int, float] = {}
+    train_translation(cfg, work / f".probe-{arm}", overwrite=True, data=data,
+                      on_step=lambda done, total, logs: marks.__setitem__(done, cpu_seconds()))
+    per_step = (marks[probe] - marks[warmup]) / (probe - warmup)
+    return max(1, int(budget / per_step)), per_step
+
+
+def train_arm(arm: str, work: Path, budget: float) -> dict[str, Any]:
+    """Train ``arm`` for ``budget`` CPU seconds (one thread) into ``work/arm``; its record is returned."""
+    from .data import load_translation_data
+    from .trainer import train_translation
+
+    torch.set_num_threads(1)
+    steps, per_step = steps_for_budget(arm, budget, work=work)
+    cfg = arm_config(arm, steps)
+    load0, t0 = os.getloadavg()[0], time.perf_counter()
+    c0 = cpu_seconds()
+    data = load_translation_data(cfg)
+    res = train_translation(cfg, work / arm, overwrite=True, data=data)
+    rec = {"arm": arm, "name": ARM_NAMES[arm], "budget_cpu_s": budget, "steps": steps,
+           "probe_cpu_s_per_step": round(per_step, 4), "cpu_s": round(cpu_seconds() - c0, 1),
+           "wall_s": round(time.perf_counter() - t0, 1), "loadavg_start_end": [round(load0, 2),
+                                                                               round(os.getloadavg()[0], 2)],
+           "final_losses": {k: round(v, 4) for k, v in res.losses.items()}}
+    (work / arm / "budget.json").write_text(json.dumps(rec, indent=1) + "\n")
+    return rec
+
+
+def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """The images a trained run makes from A label images (pix2pix) or class maps (SIMS), uint8 N×H×W×3.
+
+    pix2pix translates in train mode (dropout, batch statistics: the paper's inference) in batches of its
+    training batch size, dropout drawn from ``derive_seed(seed, "fcn-dropout")``; SIMS picks among its
+    top-k retrievals with ``torch_generator(seed, "sims-export", i)``.
+    """
+    from .data import to_tensor, to_uint8
+    from .trainer import load_run
+
+    with torch.random.fork_rng(devices=[]):  # module construction in load_run draws from the global stream
+        cfg, model, _ = load_run(run_dir)
+        if cfg.model == "sims":
+            from .sims_experiment import sims_images
+
+            return sims_images(model, labels, seed=seed)[0]
+        x = to_tensor(list(a_images), size=model.config.image_size, channels=model.config.in_channels,
+                      where=str(run_dir))
+        torch.manual_seed(derive_seed(seed, "fcn-dropout"))
+        bs = cfg.batch_size
+        return np.concatenate([to_uint8(model.translate(x[k:k + bs])) for k in range(0, len(x), bs)])
+
+
+# -- commands -----------------------------------------------------------------------------------------
+
+def run_segmenter(work: Path, config: SegConfig) -> dict[str, Any]:
+    """Train the segmenter on the 1,000 real renders; score it on them (fit) and on the 300 held out."""
+    lab, _, img = range_pairs(*SEG_TRAIN)
+    te_lab, _, te_img = range_pairs(*HELD_OUT)
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    net = train_segmenter(img, lab, config)
+    rec = {"cpu_s": round(cpu_seconds() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1),
+           "loadavg": round(os.getloadavg()[0], 2), "fit": fcn_score(net, img, lab, NUM_CLASSES),
+           "held_out_real": fcn_score(net, te_img, te_lab, NUM_CLASSES),
+           "all_background": fcn_score(_Constant(0), te_img, te_lab, NUM_CLASSES)}
+    save_segmenter(net, work / "segmenter-real", config, rec)
+    return rec
+
+
+class _Constant(nn.Module):
+    """Predicts one class everywhere (the "all background" row)."""
+
+    def __init__(self, cls: int):
+        super().__init__()
+        self.cls = cls
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.one_hot(torch.full(x.shape[:1] + x.shape[2:], self.cls), NUM_CLASSES).permute(0, 3, 1, 2).float()
+
+
+def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8) -> dict[str, Any]:
+    """The FCN table: real held-out renders and every trained arm in ``work``, with domain-FID."""
+    net, _ = load_segmenter(work / "segmenter-real")
+    te_lab, te_a, te_img = range_pairs(*HELD_OUT)
+    rows = {"real held-out renders": {**fcn_score(net, te_img, te_lab, NUM_CLASSES), "domain_fid": 0.0}}
+    arms = {"real held-out renders": te_img}
+    for arm in RECIPES:
+        rec_path = work / arm / "budget.json"
+        if not rec_path.is_file():
+            continue
+        rec = json.loads(rec_path.read_text())
+        imgs = arm_images(work / arm, te_a, te_lab)
+        arms[rec["name"]] = imgs
+        rows[rec["name"]] = {**fcn_score(net, imgs, te_lab, NUM_CLASSES), "domain_fid": domain_fid(te_img, imgs),
+                             "steps": rec["steps"], "train_cpu_s": rec["cpu_s"]}
+    if figure:
+        from ..report.grid import make_grid, save_png
+        from .sims_experiment import PALETTE
+
+        idx = np.arange(n_fig) * (len(te_lab) // n_fig)
+        grid = [list(PALETTE[te_lab[idx]])] + [list(a[idx]) for a in arms.values()]
+        grid += [list(PALETTE[predict(net, a[idx])]) for a in arms.values()]
+        save_png(figure, make_grid(grid, cell=64, pad=2))
+    return {"rows": rows}
+
+
+def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bool = False) -> dict[str, Any]:
+    """Segmenter on 1,000 real + 1,000 generated (G of new layouts) vs the real-only one, on real held out
+    (``gen_only``: also one trained on the 1,000 generated pairs alone)."""
+    lab, _, img = range_pairs(*SEG_TRAIN)
+    new_lab, new_a, _ = range_pairs(*NEW_LAYOUTS)
+    te_lab, _, te_img = range_pairs(*HELD_OUT)
+    gen = arm_images(work / arm, new_a, new_lab, seed=1)
+    real_net, _ = load_segmenter(work / "segmenter-real")
+    c0 = cpu_seconds()
+    mixed = train_segmenter(np.concatenate([img, gen]), np.concatenate([lab, new_lab]), config)
+    res = {"real only (1,000)": fcn_score(real_net, te_img, te_lab, NUM_CLASSES),
+           f"real + {ARM_NAMES[arm]} (1,000 + 1,000)": fcn_score(mixed, te_img, te_lab, NUM_CLASSES)}
+    if gen_only:
+        res[f"{ARM_NAMES[arm]} only (1,000)"] = fcn_score(train_segmenter(gen, new_lab, config), te_img, te_lab,
+                                                          NUM_CLASSES)
+    return {**res, "train_cpu_s": round(cpu_seconds() - c0, 1)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("command", choices=("segmenter", "train", "score", "augment"))
+    ap.add_argument("work", type=Path, help="the experiment folder (segmenter, one run folder per arm)")
+    ap.add_argument("arm", nargs="?", default="p2p", choices=sorted(RECIPES), help="train / augment: which arm")
+    ap.add_argument("--budget", type=float, default=300.0, help="train: CPU seconds (one thread)")
+    ap.add_argument("--seg-steps", type=int, default=SegConfig.steps, help="segmenter Adam steps")
+    ap.add_argument("--seg-width", type=int, default=SegConfig.width, help="segmenter base width")
+    ap.add_argument("--figure", default=None, help="score: write the figure here")
+    ap.add_argument("--gen-only", action="store_true", help="augment: also a segmenter on generated pairs only")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    args.work.mkdir(parents=True, exist_ok=True)
+    seg = SegConfig(steps=args.seg_steps, width=args.seg_width)
+    t0, c0, load0 = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
+    if args.command == "segmenter":
+        res = run_segmenter(args.work, seg)
+    elif args.command == "train":
+        res = train_arm(args.arm, args.work, args.budget)
+    elif args.command == "score":
+        res = run_score(args.work, figure=args.figure)
+    else:
+        res = run_augment(args.work, seg, arm=args.arm, gen_only=args.gen_only)
+    res = {"command": args.command, "result": res, "wall_s": round(time.perf_counter() - t0, 1),
+           "cpu_s": round(cpu_seconds() - c0, 1),
+           "loadavg_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)]}
+    out = args.work / f"{args.command}{'-' + args.arm if args.command in ('train', 'augment') else ''}.json"
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    print(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -44,7 +44,7 @@ def test_digit_chain_keeps_the_digit():
     assert accuracy(net, xa, y) >= 0.85
 
 
-def test_each_seed_trains_on_its_own_block(tmp_path):
+def test_each_seed_trains_on_its_own_block_and_workers_do_not_matter(tmp_path):
     """Two seeds at toy size: the run holds one block of augmentations per seed, each arm reports the
     block size, and the two blocks differ (different draws of the same 20 originals)."""
     from traingen.data.wds import WebDatasetSource
@@ -60,3 +60,9 @@ def test_each_seed_trains_on_its_own_block(tmp_path):
     block1 = np.stack([np.asarray(data[40 + i].image) for i in range(20)])
     assert block0.tobytes() != block1.tobytes()
     assert [int(data[20 + i].label) for i in range(20)] == [int(data[40 + i].label) for i in range(20)]
+    # The training runs are spread over worker processes, one thread each: one worker gives the same accuracies.
+    one = run_quickstart(tmp_path / "qs1", QuickstartConfig(per_class=2, augmented=20, gan_candidates=10, seeds=(0, 1),
+                                                            budget=40, test_limit=20, workers=1))
+    assert cfg.workers == 2
+    assert [a.per_seed for a in one.arms] == [a.per_seed for a in res.arms]
+    assert [a.gan for a in one.arms] == [a.gan for a in res.arms]

@@ -19,7 +19,7 @@ def quickstart_cmd(
     budget: Annotated[int, typer.Option("--budget", min=1, help="Image passes per training run.")] = 21000,
     test_limit: Annotated[int | None, typer.Option("--test-limit", min=1, help="Use N test images (quick checks).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an OUT holding other sizes.")] = False,
-    workers: Workers = 1,
+    workers: Workers = 2,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:

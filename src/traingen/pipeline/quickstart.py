@@ -23,7 +23,7 @@ training budget, measured in image passes (``budget``, 21,000; epochs = budget /
 42 for (a), 6 for (b)), so larger sets are not favoured by more optimisation steps. Arm (a) is trained
 out: from 7,500 to 30,000 passes it moved by less than 0.15 points. For (b) the number of distinct
 augmentations and the budget go together: 3,000 at 21,000 passes beat 2,000 at 15,000, while 4,000 at
-15,000 (fewer epochs) or 2,000 at 30,000 (more epochs over the same images) did not
+15,000 (fewer epochs) or 2,000 at 30,000 (more epochs over the same images, with elastic) did not
 (``docs/pipeline.md``). Mixing the augmentations with CutMix or RICAP (``mixer``; soft labels through
 ``fit_classifier``) is available and measured there: on clean digits at this budget it cost accuracy.
 The result is a table of mean and std of the test accuracy per arm, the images each used and the time
@@ -73,7 +73,8 @@ class QuickstartConfig:
         budget: image passes per training run (epochs = round(budget / set size), at least 1).
         gan: the shipped generator (or a GAN run folder).
         test_limit: use only this many test images (tests; None: all 1,000).
-        workers: pipeline workers for the data generation.
+        workers: processes for the data generation and for the training runs (each fit on one thread;
+            the accuracies do not depend on it).
         mixer: None (the default), or ``"cutmix"`` / ``"ricap"`` / ``"mixup"``: mix a fraction of each
             seed's augmentations in pairs (CutMix, MixUp) or fours (RICAP) with the project's batch
             mixers, one draw per image; the mixed images carry soft labels (their area or blend weights)
@@ -89,7 +90,7 @@ class QuickstartConfig:
     budget: int = 21000
     gan: str = "cdcgan-mnist5k-fewlabel"
     test_limit: int | None = None
-    workers: int = 1
+    workers: int = 2
     mixer: str | None = None
     mix_fraction: float = 0.2
 
@@ -218,6 +219,74 @@ def format_table(arms: list[ArmResult], n_test: int) -> str:
     return "\n".join(lines)
 
 
+ARMS = ("(a) real", "(b) real + augmented", "(c) real + augmented + GAN")
+
+
+class _SeedFits:
+    """One training task of the quickstart (picklable, for :func:`traingen.core.parallel.run_local`).
+
+    Task ``k < S`` (S seeds) trains arm (a) for seed ``k``; task ``S + k`` trains (b) and then (c) for
+    seed ``k`` ((c)'s GAN filter uses that seed's (b) model). Every fit runs on one thread, in a worker
+    or in this process, so the accuracies are the same bytes whatever the worker count.
+    """
+
+    def __init__(self, cfg: QuickstartConfig, x_real, y_real, x_aug, y_aug, x_gan, y_gan, x_test, y_test,
+                 per_seed_aug: int) -> None:
+        self.cfg, self.per_seed_aug = cfg, per_seed_aug
+        self.x_real, self.y_real, self.x_aug, self.y_aug = x_real, y_real, x_aug, y_aug
+        self.x_gan, self.y_gan, self.x_test, self.y_test = x_gan, y_gan, x_test, y_test
+
+    def _fit(self, x: np.ndarray, y: np.ndarray, seed: int) -> tuple[Any, int]:
+        from ..features.classifiers import FitConfig, fit_classifier
+
+        epochs = max(1, round(self.cfg.budget / len(x)))
+        return fit_classifier(x, y, num_classes=10, seed=seed, config=FitConfig(epochs=epochs)), epochs
+
+    def __call__(self, task_id: int) -> dict[str, Any]:
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._run(task_id)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _run(self, task_id: int) -> dict[str, Any]:
+        from ..features.classifiers import accuracy, predict_logits
+
+        cfg, n_seeds = self.cfg, len(self.cfg.seeds)
+        k = task_id % n_seeds
+        seed = cfg.seeds[k]
+        out: dict[str, dict[str, Any]] = {}
+        t = time.perf_counter()
+        if task_id < n_seeds:
+            net, ep = self._fit(self.x_real, self.y_real, seed)
+            out[ARMS[0]] = {"accuracy": accuracy(net, self.x_test, self.y_test), "epochs": ep, "gan": 0,
+                            "seconds": time.perf_counter() - t}
+            return {"arms": out}
+        part = slice(k * self.per_seed_aug, (k + 1) * self.per_seed_aug)
+        x_real, y_real = self.x_real, self.y_real
+        xb, yb = np.concatenate([x_real, self.x_aug[part]]), np.concatenate([y_real, self.y_aug[part]])
+        if cfg.mixer is not None:  # soft labels from here on: real and GAN images one-hot, mixed ones weighted
+            xm, ym = mix_augmented(self.x_aug[part], self.y_aug[part], mixer=cfg.mixer, fraction=cfg.mix_fraction,
+                                   seed=seed)
+            xb, yb = np.concatenate([x_real, xm]), np.concatenate([np.eye(10, dtype=np.float32)[y_real], ym])
+        net_b, ep = self._fit(xb, yb, seed)
+        out[ARMS[1]] = {"accuracy": accuracy(net_b, self.x_test, self.y_test), "epochs": ep, "gan": 0,
+                        "seconds": time.perf_counter() - t}
+        t = time.perf_counter()
+        logits = predict_logits(net_b, self.x_gan)
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        probs /= probs.sum(1, keepdims=True)
+        keep = probs[np.arange(len(self.y_gan)), self.y_gan] >= cfg.min_confidence
+        y_kept = self.y_gan[keep] if yb.ndim == 1 else np.eye(10, dtype=np.float32)[self.y_gan[keep]]
+        net_c, ep = self._fit(np.concatenate([xb, self.x_gan[keep]]), np.concatenate([yb, y_kept]), seed)
+        out[ARMS[2]] = {"accuracy": accuracy(net_c, self.x_test, self.y_test), "epochs": ep,
+                        "gan": int(keep.sum()), "seconds": time.perf_counter() - t}
+        return {"arms": out}
+
+
 def run_quickstart(out: str | Path, config: QuickstartConfig | None = None, *, overwrite: bool = False,
                    progress=None) -> QuickstartResult:
     """Run the main job into ``out`` (``out/run`` holds the dataset and the report).
@@ -226,15 +295,15 @@ def run_quickstart(out: str | Path, config: QuickstartConfig | None = None, *, o
         out: output folder.
         config: sizes (:class:`QuickstartConfig`; the defaults are the documented run).
         overwrite: start over when ``out/run`` holds a run of other sizes.
-        progress: called with 1 after each training run.
+        progress: called with the number of training runs finished (1 or 2) after each training task.
 
     Returns:
         :class:`QuickstartResult`.
     """
+    from ..core.parallel import run_local
     from ..data import open_source
     from ..data.cache import atomic_write_json
     from ..data.wds import WebDatasetSource
-    from ..features.classifiers import FitConfig, accuracy, fit_classifier, predict_logits
     from ..report.run_report import write_report
     from .run import run
 
@@ -257,55 +326,27 @@ def run_quickstart(out: str | Path, config: QuickstartConfig | None = None, *, o
         _arrays(test.subset([i * len(test) // n_test for i in range(n_test)]), 0, n_test)
     times["load"] = time.perf_counter() - t
 
-    def fit(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[Any, int]:
-        epochs = max(1, round(cfg.budget / len(x)))
-        net = fit_classifier(x, y, num_classes=10, seed=seed, config=FitConfig(epochs=epochs))
-        if progress is not None:
-            progress(1)
-        return net, epochs
-
-    arms = {k: ArmResult(k, [], n_real, 0, [], [], 0.0) for k in
-            ("(a) real", "(b) real + augmented", "(c) real + augmented + GAN")}
+    arms = {k: ArmResult(k, [], n_real, 0, [], [], 0.0) for k in ARMS}
     per_seed_aug = n_aug // len(cfg.seeds)
-    arms["(b) real + augmented"].augmented = per_seed_aug
-    arms["(c) real + augmented + GAN"].augmented = per_seed_aug
-    for k, seed in enumerate(cfg.seeds):
-        t = time.perf_counter()
-        net, ep = fit(x_real, y_real, seed)
-        a = arms["(a) real"]
-        a.per_seed.append(accuracy(net, x_test, y_test))
-        a.epochs.append(ep)
-        a.gan.append(0)
-        a.seconds += time.perf_counter() - t
-
-        t = time.perf_counter()
-        part = slice(k * per_seed_aug, (k + 1) * per_seed_aug)
-        xb, yb = np.concatenate([x_real, x_aug[part]]), np.concatenate([y_real, y_aug[part]])
-        if cfg.mixer is not None:  # soft labels from here on: real and GAN images one-hot, mixed ones weighted
-            xm, ym = mix_augmented(x_aug[part], y_aug[part], mixer=cfg.mixer, fraction=cfg.mix_fraction, seed=seed)
-            xb, yb = np.concatenate([x_real, xm]), np.concatenate([np.eye(10, dtype=np.float32)[y_real], ym])
-        net_b, ep = fit(xb, yb, seed)
-        b = arms["(b) real + augmented"]
-        b.per_seed.append(accuracy(net_b, x_test, y_test))
-        b.epochs.append(ep)
-        b.gan.append(0)
-        b.seconds += time.perf_counter() - t
-
-        t = time.perf_counter()
-        logits = predict_logits(net_b, x_gan)
-        probs = np.exp(logits - logits.max(1, keepdims=True))
-        probs /= probs.sum(1, keepdims=True)
-        keep = probs[np.arange(len(y_gan)), y_gan] >= cfg.min_confidence
-        y_kept = y_gan[keep] if yb.ndim == 1 else np.eye(10, dtype=np.float32)[y_gan[keep]]
-        xc, yc = np.concatenate([xb, x_gan[keep]]), np.concatenate([yb, y_kept])
-        net_c, ep = fit(xc, yc, seed)
-        c = arms["(c) real + augmented + GAN"]
-        c.per_seed.append(accuracy(net_c, x_test, y_test))
-        c.epochs.append(ep)
-        c.gan.append(int(keep.sum()))
-        c.seconds += time.perf_counter() - t
+    for k in ARMS[1:]:
+        arms[k].augmented = per_seed_aug
+    task = _SeedFits(cfg, x_real, y_real, x_aug, y_aug, x_gan, y_gan, x_test, y_test, per_seed_aug)
+    n_seeds = len(cfg.seeds)
+    # (b)+(c) of a seed cost two fits, (a) one: the long tasks go first so two workers finish together.
+    order = list(range(n_seeds, 2 * n_seeds)) + list(range(n_seeds))
+    t = time.perf_counter()
+    done = run_local(task, order, workers=cfg.workers,
+                     on_shard=(lambda sid, rec: progress(len(rec["arms"]))) if progress is not None else None)
+    times["train (wall)"] = time.perf_counter() - t
+    for sid in sorted(done.records, key=lambda i: (i % n_seeds, i)):  # seed order, (a) before (b), (c)
+        for name, rec in done.records[sid]["arms"].items():
+            a = arms[name]
+            a.per_seed.append(rec["accuracy"])
+            a.epochs.append(rec["epochs"])
+            a.gan.append(rec["gan"])
+            a.seconds += rec["seconds"]
     for k, a in arms.items():
-        times[f"train {k.split()[0]} x{len(cfg.seeds)}"] = a.seconds
+        times[f"train {k.split()[0]} x{len(cfg.seeds)} (summed over workers)"] = a.seconds
     arm_list = list(arms.values())
     table = format_table(arm_list, n_test)
 

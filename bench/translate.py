@@ -1,7 +1,7 @@
 """Speed of pix2pix and CycleGAN training steps and inference, beside the reference implementation.
 
     python bench/translate.py [--reference /work/refs/pix2pix] [--full] [--rounds 3] [--steps 3]
-    python bench/translate.py --threads-experiment
+    python bench/translate.py --threads-experiment [--rounds 2 --steps 8]
 
 Our side: :class:`traingen.translate.Pix2Pix` / :class:`traingen.translate.CycleGAN` ``train_step``.
 Reference side (``--reference DIR``: a checkout of junyanz/pytorch-CycleGAN-and-pix2pix at commit
@@ -15,7 +15,7 @@ generator (eval mode, no grad, batch 8). Without ``--reference`` only our side i
 
 ``--threads-experiment`` times one pix2pix step (64 px, ngf 16, batch 4) in fresh processes with
 2 threads (default OpenMP wait policy), 2 threads with ``OMP_WAIT_POLICY=PASSIVE`` and 1 thread, alone
-and beside a competing CPU-bound process.
+and beside a competing CPU-bound process: wall and CPU ms per step with the load average.
 """
 
 from __future__ import annotations

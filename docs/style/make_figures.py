@@ -10,10 +10,12 @@ Figures:
     facial.png       astronaut with the skin/hair texture of grace_hopper (region masks), masks preview
     feedforward.png  adain, arbitrary and sanet from the recipe runs (--runs), on a style the runs saw
                      (brick) and on styles they did not (procedural, gravel held out of nothing: see page)
+    adain.png        coffee and chelsea x brick, flower, rocket and an unseen procedural style, from
+                     ``--runs``/run-adain (recipes/style-adain.yaml), with the "not a copy" NCC per output
 
 Run:
     OMP_NUM_THREADS=1 .venv/bin/python docs/style/make_figures.py [--size 96] [--evals 50]
-        [--runs /work/runs/style] [--only gatys,photo,facial,feedforward]
+        [--runs /work/runs/style] [--only gatys,photo,facial,feedforward,adain]
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--evals", type=int, default=50)
     ap.add_argument("--runs", type=Path, default=Path("/work/runs/style"))
-    ap.add_argument("--only", default="gatys,photo,facial,feedforward")
+    ap.add_argument("--only", default="gatys,photo,facial,feedforward,adain")
     args = ap.parse_args()
     only = set(args.only.split(","))
 
@@ -123,7 +125,42 @@ def main() -> None:
         if len(rows) > 1:
             rows[0][0] = coffee
             save_small(HERE / "feedforward.png", make_grid(rows, cell=128))
+    if "adain" in only:
+        adain_figure(args.runs / "run-adain", log)
     log_path.write_text(json.dumps(log, indent=2, sort_keys=True) + "\n")
+
+
+def adain_figure(run: Path, log: dict) -> None:
+    """adain.png: contents x (brick, flower, rocket, an unseen procedural style) from the recipe's run.
+
+    Records each output's largest 32×32-patch NCC with its style image (the "not a copy" check, < 0.95).
+    """
+    import torch
+
+    from traingen.data import open_source
+    from traingen.report.grid import make_grid
+    from traingen.style.train import method_runner, procedural_style
+    from traingen.texture.base import max_patch_ncc
+
+    g = torch.Generator().manual_seed(2024)  # a style stream no training run used
+    unseen = (procedural_style(128, g)[0].permute(1, 2, 0).numpy() * 255).astype("uint8")
+    styles = {n: open_source(f"builtin:{n}")[0].image for n in ("textures/brick", "photos/flower", "photos/rocket")}
+    styles["procedural (unseen)"] = unseen
+    fn = method_runner("adain", checkpoint=str(run), size=256)
+    rows, nccs = [[None, *styles.values()]], {}
+    t0 = time.perf_counter()
+    for cname in ("coffee", "chelsea"):
+        content = open_source(f"builtin:photos/{cname}")[0].image
+        row = [content]
+        for sname, st in styles.items():
+            out = fn(content, st, seed=0).image
+            nccs[f"{cname} x {sname}"] = round(max_patch_ncc(out, st, patch=32, stride=8), 3)
+            row.append(out)
+        rows.append(row)
+    record(log, "adain 2 contents x 4 styles", time.perf_counter() - t0, images=8, size=256, run=str(run),
+           max_patch_ncc=nccs)
+    rows[0][0] = rows[1][0] * 0 + 255  # blank corner
+    save_small(HERE / "adain.png", make_grid(rows, cell=160))
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ _LAZY = {
 _SUBMODULES = ("raster", "raster_common", "raster_soft", "raster_hard", "raster_nmr", "raster_attributes",
                "mesh", "io", "builtin", "procedural", "teapot", "fit",
                "style", "dream", "camera_fit", "recon_net", "texture_transfer", "geometric_features",
-               "atlas", "detail_features", "detail_metric", "detail_synthesis", "detail_transfer")
+               "atlas", "detail_features", "detail_metric", "detail_synthesis", "detail_transfer",
+               "usefulness", "usefulness_data")
 
 __all__ = list(_LAZY)
 

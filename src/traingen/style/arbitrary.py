@@ -42,7 +42,7 @@ class ArbitraryConfig:
 
     Args:
         width: encoder channel multiplier (1.0 = VGG19).
-        encoder_seed / encoder_weights: the frozen encoder.
+        encoder_seed / encoder_weights / encoder_init: the frozen encoder (see :mod:`traingen.style.encoder`).
         base: channels of the transformer's first convolution (32 in Johnson et al.).
         residual: residual blocks of the transformer (5 in the paper).
         bottleneck: dimension of the style embedding ``S`` (100 in the paper).
@@ -52,6 +52,7 @@ class ArbitraryConfig:
     width: float = 0.25
     encoder_seed: int = 0
     encoder_weights: str | None = None
+    encoder_init: str = "zero-mean"
     base: int = 16
     residual: int = 3
     bottleneck: int = 100
@@ -91,7 +92,7 @@ def _build():
         def __init__(self, config: ArbitraryConfig | None = None):
             super().__init__()
             self.config = cfg = config or ArbitraryConfig()
-            self.encoder = Encoder(cfg.width, cfg.encoder_seed, cfg.encoder_weights)
+            self.encoder = Encoder(cfg.width, cfg.encoder_seed, cfg.encoder_weights, cfg.encoder_init)
             b = cfg.base
             layers = [ConvCIN(3, b, 9), ConvCIN(b, 2 * b, 3, 2), ConvCIN(2 * b, 4 * b, 3, 2)]
             for _ in range(cfg.residual):

@@ -8,8 +8,8 @@ weights on every machine) or a network trained by the project (``weights="run/en
 ``width`` scales the channel counts (1.0 = VGG's 64/128/256/512) so that tests run tiny models; only
 width 1.0 accepts VGG19 weights. The encoder is frozen: methods train only what sits after it.
 
-The decoder mirrors the encoder from ``relu4_1`` back to RGB with nearest upsampling and reflection
-padding, as in Huang & Belongie's AdaIN code.
+The decoder mirrors the encoder from a tap (``relu4_1`` as in Huang & Belongie's AdaIN code, or a
+shallower one such as ``relu3_1``) back to RGB with nearest upsampling and reflection padding.
 
 Example:
     >>> enc = Encoder(width=0.125, seed=0)                 # 8/16/32/64 channels
@@ -29,6 +29,8 @@ from typing import Any
 from ..core.errors import CheckpointError, ConfigError
 from ..core.seeding import torch_generator
 
+#: Random initialisations of the encoder (see ``_init_random``).
+ENCODER_INITS = ("zero-mean", "plain")
 #: Taps the encoder-decoder methods read, in depth order.
 ENCODER_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 _STAGES = (2, 2, 4, 4, 1)  # VGG19 up to conv5_1
@@ -55,10 +57,14 @@ def _build_encoder_class():
     from ..features.base import imagenet_normalise
 
     class _Encoder(nn.Module):
-        def __init__(self, width: float = 1.0, seed: int = 0, weights: str | None = None):
+        def __init__(self, width: float = 1.0, seed: int = 0, weights: str | None = None,
+                     init: str = "zero-mean"):
             super().__init__()
             if width <= 0:
                 raise ConfigError(f"encoder width must be > 0, got {width}", field="width")
+            if init not in ENCODER_INITS:
+                raise ConfigError(f"encoder init must be one of {', '.join(ENCODER_INITS)}, got {init!r}",
+                                  field="encoder_init")
             self.width = width
             self.names = [n for n, _, _ in _layer_plan(width)]
             layers: list[nn.Module] = []
@@ -74,23 +80,25 @@ def _build_encoder_class():
             self.channels.update({n.replace("conv", "relu"): c for n, c in list(self.channels.items())})
             self.source = "random"
             self.seed = seed
-            self._init_random(seed)
+            self.init = init
+            self._init_random(seed, init)
             if weights is not None:
                 self.load(weights)
             self.requires_grad_(False)
             self.eval()
 
         @torch.no_grad()
-        def _init_random(self, seed: int) -> None:
+        def _init_random(self, seed: int, init: str) -> None:
             g = torch_generator(seed, "style-encoder")
             for i, m in enumerate(self.features):
                 if isinstance(m, nn.Conv2d):
                     w = torch.rand(m.weight.shape, generator=g) * 2 - 1
-                    # Zero-mean kernels: a flat patch gives 0, so the maps encode structure and texture, not
-                    # brightness (with plain random kernels every photo's deep maps look alike). Not conv1_1:
-                    # there a zero-mean kernel makes the whole encoder blind to flat colour, so no loss can
-                    # match (or reconstruct) an image's colours.
-                    if i > 0:
+                    # "zero-mean": kernels after conv1_1 sum to 0 over space, so a flat patch gives 0 and the
+                    # maps encode structure, not brightness; but then flat colour never reaches relu2_1 and
+                    # deeper, and no decoder can put it back. "plain" keeps the random kernels as drawn
+                    # (colour survives to every tap). conv1_1 is never zero-mean: that would make the whole
+                    # encoder blind to flat colour.
+                    if i > 0 and init == "zero-mean":
                         w = w - w.mean(dim=(2, 3), keepdim=True)
                     w = w * math.sqrt(2.0 / (m.in_channels * 9)) / w.std().clamp_min(1e-12)  # Kaiming std
                     m.weight.copy_(w)
@@ -134,27 +142,46 @@ def _build_encoder_class():
     return _Encoder
 
 
+def _decoder_plan(tap: str) -> list[tuple[int, int, bool, bool]]:
+    """(in, out, relu, upsample-after) per conv of the decoder mirroring the encoder up to ``tap``.
+
+    Channel counts are VGG's (scaled later); the last conv gives 3 channels (RGB) without a ReLU.
+    """
+    if tap not in ENCODER_TAPS:
+        raise ConfigError(f"decoder tap must be one of {', '.join(ENCODER_TAPS)}, got {tap!r}", field="tap")
+    top = ENCODER_TAPS.index(tap) + 1
+    if top == 1:
+        return [(64, 3, False, False)]
+
+    def ch(s: int) -> int:
+        return 64 * 2 ** min(s - 1, 3)
+
+    plan = [(ch(top), ch(top - 1), True, True)]  # relu{top}_1 -> the stage below, then upsample
+    for s in range(top - 1, 0, -1):
+        plan += [(ch(s), ch(s), True, False)] * (_STAGES[s - 1] - 1)
+        plan.append((ch(s), ch(s - 1) if s > 1 else 3, s > 1, s > 1))
+    return plan
+
+
 def _build_decoder_class():
     from torch import nn
 
     class _Decoder(nn.Module):
-        def __init__(self, width: float = 1.0):
+        def __init__(self, width: float = 1.0, tap: str = "relu4_1"):
             super().__init__()
 
             def ch(c: int) -> int:
-                return max(1, round(c * width))
+                return c if c == 3 else max(1, round(c * width))
 
-            def block(cin: int, cout: int, relu: bool = True) -> list[nn.Module]:
-                m: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(ch(cin), cout if cout == 3 else ch(cout), 3)]
-                return m + [nn.ReLU()] if relu else m
-
-            up = nn.Upsample(scale_factor=2, mode="nearest")
-            self.net = nn.Sequential(
-                *block(512, 256), up,
-                *block(256, 256), *block(256, 256), *block(256, 256), *block(256, 128), up,
-                *block(128, 128), *block(128, 64), up,
-                *block(64, 64), *block(64, 3, relu=False),
-            )
+            layers: list[nn.Module] = []
+            for cin, cout, relu, up in _decoder_plan(tap):
+                layers += [nn.ReflectionPad2d(1), nn.Conv2d(ch(cin), ch(cout), 3)]
+                if relu:
+                    layers.append(nn.ReLU())
+                if up:
+                    layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+            self.tap = tap
+            self.net = nn.Sequential(*layers)
 
         def forward(self, f):
             return self.net(f)
@@ -172,14 +199,18 @@ def _cls(name: str):
     return _CLASSES[name]
 
 
-def Encoder(width: float = 1.0, seed: int = 0, weights: str | None = None):  # noqa: N802 (class factory)
-    """The frozen VGG19-shaped encoder (see the module docstring); torch is imported on first use."""
-    return _cls("Encoder")(width=width, seed=seed, weights=weights)
+def Encoder(width: float = 1.0, seed: int = 0, weights: str | None = None,  # noqa: N802 (class factory)
+            init: str = "zero-mean"):
+    """The frozen VGG19-shaped encoder (see the module docstring); torch is imported on first use.
+
+    ``init`` (random encoders only): ``zero-mean`` or ``plain`` kernels after conv1_1 (:data:`ENCODER_INITS`).
+    """
+    return _cls("Encoder")(width=width, seed=seed, weights=weights, init=init)
 
 
-def Decoder(width: float = 1.0):  # noqa: N802
-    """The decoder mirroring the encoder from relu4_1 (C×H/8×W/8) to RGB (3×H×W)."""
-    return _cls("Decoder")(width=width)
+def Decoder(width: float = 1.0, tap: str = "relu4_1"):  # noqa: N802
+    """The decoder mirroring the encoder from ``tap`` (relu4_1: C×H/8×W/8; relu3_1: C×H/4×W/4) to RGB (3×H×W)."""
+    return _cls("Decoder")(width=width, tap=tap)
 
 
 def mean_std(f, eps: float = 1e-5):

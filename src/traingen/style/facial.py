@@ -28,6 +28,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -46,6 +47,10 @@ from .photo import guided_style_loss, laplacian_to_torch, matting_laplacian, pho
 REGIONS = {0: "background", 1: "skin", 2: "hair", 3: "eyes", 4: "nose", 5: "mouth"}
 STRUCTURES = (3, 4, 5)
 SHIPPED_FACES = ("astronaut", "grace_hopper")
+#: Style taps used when the config names none, per backbone. The random filter bank's large kernels (k15..k55)
+#: see far beyond a facial region (10–40 px at 128 px), so their region Grams are ill-posed and turned the face
+#: into colour noise; VGG19 keeps its usual taps.
+DEFAULT_STYLE_TAPS = {"random-multiscale": ("k3", "k5", "k7", "k11")}
 
 
 def load_face(name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -86,6 +91,8 @@ class FacialConfig(GatysConfig):
     """:class:`~traingen.style.gatys.GatysConfig` plus the face terms.
 
     Args:
+        style_weight / tv_weight: as in Gatys, lower / higher than its defaults (1e3 / 0): faces need
+            smooth, photo-like texture (measured: the defaults left colour noise on the face).
         prior_weight: weight of the face-prior pixel loss around eyes, nose and mouth.
         prior_sigma: blur of the structure masks, as a fraction of the image's longer side.
         photo_weight: matting-Laplacian weight (0 turns it off; it costs a sparse build per image).
@@ -93,6 +100,8 @@ class FacialConfig(GatysConfig):
     """
 
     content_weight: float = 5.0
+    style_weight: float = 100.0
+    tv_weight: float = 10.0
     prior_weight: float = 10.0
     prior_sigma: float = 0.02
     photo_weight: float = 0.0
@@ -110,6 +119,8 @@ class Facial(OptimisationMethod):
         import torch
 
         cfg = self.config
+        if not cfg.style_taps and cfg.backbone in DEFAULT_STYLE_TAPS:
+            cfg = dataclasses.replace(cfg, style_taps=DEFAULT_STYLE_TAPS[cfg.backbone])
         if content_mask is None or style_mask is None:
             raise DataError("facial transfer needs region masks of both faces (content_mask, style_mask); "
                             f"shipped faces: {', '.join('face:' + n for n in SHIPPED_FACES)}", field="content_mask")

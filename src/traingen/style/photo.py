@@ -100,7 +100,8 @@ def guided_style_loss(x_maps: dict[str, Any], s_maps: dict[str, Any], content_ma
         content_mask, style_mask: HxW int label maps at the images' resolutions.
 
     Returns:
-        Scalar: the mean over taps and shared labels of the squared Frobenius distance of Grams.
+        Scalar: the mean over taps and shared labels of ``||G_x − G_s||²_F / C²`` (C maps at the tap),
+        the scale of :func:`traingen.texture.gram.style_loss`.
     """
     import torch
 
@@ -120,7 +121,9 @@ def guided_style_loss(x_maps: dict[str, Any], s_maps: dict[str, Any], content_ma
             b = torch.from_numpy((smk == lab).astype(np.float32)).to(sm.device)[None, None]
             if a.sum() == 0 or b.sum() == 0:
                 continue  # the region vanished at this tap's resolution
-            total = total + ((gram_matrix(xm, a) - gram_matrix(sm, b)) ** 2).sum()
+            # / C², as texture.gram.style_loss: unnormalised, a 32-map tap weighed 1,024x the plain Gram loss
+            # at the same style_weight, drowning the content and face-prior terms
+            total = total + ((gram_matrix(xm, a) - gram_matrix(sm, b)) ** 2).sum() / xm.shape[1] ** 2
             count += 1
     return total / max(count, 1)
 

@@ -57,7 +57,7 @@ class SANetConfig:
 
     Args:
         width: channel multiplier of encoder/decoder (1.0 = VGG19).
-        encoder_seed / encoder_weights: the frozen encoder (see :mod:`traingen.style.encoder`).
+        encoder_seed / encoder_weights / encoder_init: the frozen encoder (see :mod:`traingen.style.encoder`).
         content_weight, style_weight, identity1_weight, identity2_weight: lambda_c, lambda_s, lambda_id1,
             lambda_id2 (1, 3, 50, 1 in the paper).
     """
@@ -65,6 +65,7 @@ class SANetConfig:
     width: float = 0.25
     encoder_seed: int = 0
     encoder_weights: str | None = None
+    encoder_init: str = "zero-mean"
     content_weight: float = 1.0
     style_weight: float = 3.0
     identity1_weight: float = 50.0
@@ -95,7 +96,7 @@ def _build():
         def __init__(self, config: SANetConfig | None = None):
             super().__init__()
             self.config = cfg = config or SANetConfig()
-            self.encoder = Encoder(cfg.width, cfg.encoder_seed, cfg.encoder_weights)
+            self.encoder = Encoder(cfg.width, cfg.encoder_seed, cfg.encoder_weights, cfg.encoder_init)
             c4, c5 = self.encoder.channels["relu4_1"], self.encoder.channels["relu5_1"]
             self.sa4, self.sa5 = SANet(c4), SANet(c5)
             self.merge = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(c4, c4, 3))

@@ -55,8 +55,9 @@ from ..core.seeding import derive_seed, torch_generator
 
 NUM_CLASSES = 4
 SEG_TRAIN, HELD_OUT, NEW_LAYOUTS = (500, 1000), (1500, 300), (1800, 1000)
-RECIPES = {"p2p": "recipes/translate-pix2pix-render.yaml", "l1": "recipes/translate-pix2pix-render.yaml",
-           "sims": "recipes/translate-sims-render.yaml"}
+_RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"   # the shipped recipes (repo: recipes/)
+RECIPES = {"p2p": _RECIPE_DIR / "translate-pix2pix-render.yaml", "l1": _RECIPE_DIR / "translate-pix2pix-render.yaml",
+           "sims": _RECIPE_DIR / "translate-sims-render.yaml"}
 ARM_NAMES = {"p2p": "pix2pix L1 + cGAN", "l1": "pix2pix L1 only", "sims": "SIMS"}
 
 

@@ -36,7 +36,6 @@ References:
 from __future__ import annotations
 
 import os
-import resource
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ import torch
 from ..core.errors import ConfigError
 from ..core.seeding import derive_seed
 from .data import to_tensor, to_uint8
+from .fcn_experiment import cpu_seconds
 
 
 @dataclass
@@ -148,11 +148,6 @@ def _fid(a: np.ndarray, b: np.ndarray, net: Any) -> float:
     return float(fid_from_stats(feature_stats(feats(a)), feature_stats(feats(b))).fid)
 
 
-def _cpu_seconds() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-
-
 def run_fonts2mnist_eval(run: str | os.PathLike, config: EvalConfig | None = None, *,
                          limit: int = 0) -> dict[str, Any]:
     """Evaluate one run (module docstring).
@@ -172,7 +167,7 @@ def run_fonts2mnist_eval(run: str | os.PathLike, config: EvalConfig | None = Non
     from .trainer import load_run
 
     cfg = config or EvalConfig()
-    t0, c0 = time.perf_counter(), _cpu_seconds()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     _, model, ckpt = load_run(run)
     fonts, mnist = load_builtin("fonts2mnist"), load_builtin("mnist5k")
     f_idx, tr_idx, te_idx = fonts.splits["train"], mnist.splits["train"], mnist.splits["test"]
@@ -202,7 +197,7 @@ def run_fonts2mnist_eval(run: str | os.PathLike, config: EvalConfig | None = Non
         res["fid_translated_vs_mnist"] = _fid(translated, mnist.images[tr_idx], real_net)
         res["fid_fonts_vs_mnist"] = _fid(xf, mnist.images[tr_idx], real_net)
     res["seconds"] = round(time.perf_counter() - t0, 1)
-    res["cpu_seconds"] = round(_cpu_seconds() - c0, 1)
+    res["cpu_seconds"] = round(cpu_seconds() - c0, 1)
     res["loadavg"] = [round(x, 2) for x in os.getloadavg()]
     res["_translated"] = translated
     return res

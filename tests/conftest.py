@@ -8,9 +8,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # A fresh cache per test process, so tests exercise the loaders and never see a stale user cache.
 if "TRAINGEN_TEST_KEEP_CACHE" not in os.environ:
+    import atexit
+    import shutil
     import tempfile
 
-    os.environ["TRAINGEN_CACHE"] = tempfile.mkdtemp(prefix="traingen-cache-")
+    _cache = tempfile.mkdtemp(prefix="traingen-cache-")
+    os.environ["TRAINGEN_CACHE"] = _cache
+    # Removed when this process exits (each xdist worker has its own), so CI leaves no 64 MB behind.
+    atexit.register(shutil.rmtree, _cache, True)
 
 import pytest  # noqa: E402
 

@@ -74,7 +74,8 @@ def photo_folders(work: Path) -> tuple[Path, Path]:
 
 def render_sets(work: Path, n_train: int, n_test: int, workers: int, size: int = 128,
                 distance: tuple[float, float] = (3.5, 8.0), arms: tuple[str, ...] = ("randomized", "fixed"),
-                classes: tuple[str, ...] = ("car",)) -> dict[str, Path]:
+                classes: tuple[str, ...] = ("car",), tex_pool: int = 48, bg_pool: int = 16,
+                dead_leaves: bool = False) -> dict[str, Path]:
     """Render the arms' training sets and the photo-textured test set (each skipped when already there).
 
     All sets share the recipes' ranges except ``camera.distance``: the paper's 6-14 m leaves a median object
@@ -90,6 +91,12 @@ def render_sets(work: Path, n_train: int, n_test: int, workers: int, size: int =
     fixed = {**load_yaml(RECIPES / "render-fixed.yaml"), **common}
     test_scene = {**small, "textures": {"folder": str(tex), "pool": 48},
                   "background": {"folder": str(bg), "pool": 16}}
+    # The randomized arm's pools: larger than the renderer's defaults (the paper drew from thousands of
+    # photographs), optionally with dead-leaves textures; still procedural only (DESIGN §9).
+    extra = ["dead-leaves"] if dead_leaves else []
+    small["textures"] = {"pool": tex_pool, "size": 128,
+                         "procedural": ["checker", "stripes", "noise", "gradient", "flat", *extra]}
+    small["background"] = {"pool": bg_pool, "size": size, "procedural": ["noise", "gradient", "checker", "stripes", *extra]}
     sets = {"randomized": (scene_from_dict(small), n_train, 1),
             "fixed": (scene_from_dict(fixed), n_train, 1),
             "test": (scene_from_dict(test_scene), n_test, 99)}
@@ -104,22 +111,38 @@ def render_sets(work: Path, n_train: int, n_test: int, workers: int, size: int =
     return out
 
 
-def load_coco(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images N×H×W×3 uint8 and class maps N×H×W (0 background, label + 1) from a rendered COCO folder."""
+def load_coco(folder: Path, *, with_instances: bool = False):
+    """Images N×H×W×3 uint8 and class maps N×H×W (0 background, label + 1) from a rendered COCO folder,
+    and the instance maps N×H×W (0 background, annotation order + 1) when ``with_instances``."""
     import cv2
 
     doc = json.loads((folder / "annotations.json").read_text())
     by_image: dict[int, list[int]] = {}
     for a in sorted(doc["annotations"], key=lambda a: a["id"]):
         by_image.setdefault(a["image_id"], []).append(a["category_id"])
-    images, masks = [], []
+    images, masks, insts = [], [], []
     for info in doc["images"]:
         key = info["file_name"].split(".")[0]
         images.append(cv2.imread(str(folder / "images" / info["file_name"]))[..., ::-1])
         inst = cv2.imread(str(folder / "instances" / f"{key}.png"), cv2.IMREAD_UNCHANGED).astype(np.int64)
         lut = np.array([0] + by_image.get(info["id"], []), np.int64)
         masks.append(lut[inst])
+        insts.append(inst.astype(np.int32))
+    if with_instances:
+        return np.stack(images), np.stack(masks), np.stack(insts)
     return np.stack(images), np.stack(masks)
+
+
+def with_boundaries(masks: np.ndarray, insts: np.ndarray, boundary: int) -> np.ndarray:
+    """Class maps whose object pixels next to a different instance or the background (4-neighbours) become
+    class ``boundary``: touching objects of one class are then separated by a 2-pixel line, the target of
+    the instance decoding in :func:`instances` (as DCAN's contour branch, Chen et al. 2016)."""
+    out = masks.copy()
+    pad = np.pad(insts, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    c = pad[:, 1:-1, 1:-1]
+    edge = ((pad[:, :-2, 1:-1] != c) | (pad[:, 2:, 1:-1] != c) | (pad[:, 1:-1, :-2] != c) | (pad[:, 1:-1, 2:] != c))
+    out[edge & (insts > 0)] = boundary
+    return out
 
 
 def make_model(classes: int, width: int = 16):
@@ -208,32 +231,57 @@ def train(images: np.ndarray, masks: np.ndarray, *, classes: int, seed: int, ste
     return model.eval()
 
 
-def instances(prob: np.ndarray, *, min_area: int = 12) -> list[tuple[int, np.ndarray, float]]:
-    """Instances of one predicted probability map (K×H×W, class 0 background): ``(class, mask, score)``
-    for every 8-connected component of each class of the arg-max map, scored by the mean probability of
-    that class over the component.
+def instances(prob: np.ndarray, *, min_area: int = 12, boundary: bool = False,
+              grow: int = 2) -> list[tuple[int, np.ndarray, float]]:
+    """Instances of one predicted probability map (K×H×W, class 0 background): ``(class, mask, score)``.
 
-    Decoding the ground-truth class maps this way gives segm AP 56.7 on the test renders (touching objects
-    of one class merge, occluded objects split): the ceiling of any semantic segmenter here. Components of
-    the whole foreground with a voted class gave 39.1 (touching objects of different classes merge)."""
+    Without ``boundary``: every 8-connected component of each class of the arg-max map, scored by the
+    mean probability of that class over the component (touching objects of one class merge: decoding
+    the true class maps this way gives segm AP 38 on the test renders, 33 on training renders).
+    With ``boundary`` the last channel is the instance-boundary class (:func:`with_boundaries`): the
+    4-connected interiors of each class are the seeds, then they grow by up to ``grow`` pixels into the
+    pixels of that class or of the boundary class whose best object class it is."""
     import cv2
 
     pred = prob.argmax(0)
     out = []
-    for c in range(1, prob.shape[0]):
-        n, lab = cv2.connectedComponents((pred == c).astype(np.uint8), connectivity=8)
+    k_obj = prob.shape[0] - 1 if boundary else prob.shape[0]
+    if boundary:
+        best = prob[1:k_obj].argmax(0) + 1
+    for c in range(1, k_obj):
+        interior = (pred == c).astype(np.uint8)
+        n, lab = cv2.connectedComponents(interior, connectivity=4 if boundary else 8)
+        if boundary and n > 1:
+            region = (pred == c) | ((pred == k_obj) & (best == c))
+            lab = lab.astype(np.uint16)
+            for _ in range(grow):  # grow the seeds into their class and boundary pixels (max id wins ties)
+                grown = cv2.dilate(lab, np.ones((3, 3), np.uint8))
+                fill = (lab == 0) & region
+                lab[fill] = grown[fill]
         for k in range(1, n):
             m = lab == k
             if m.sum() >= min_area:
-                out.append((c, m, float(prob[c][m].mean())))
+                seed = m & (interior > 0)
+                out.append((c, m, float(prob[c][seed].mean()) if seed.any() else float(prob[c][m].mean())))
     return out
 
 
+def easy_ignore(doc: dict, *, min_area: float = 30.0, max_occlusion: float = 0.5) -> dict:
+    """The ground truth with objects smaller than ``min_area`` pixels or occluded more than ``max_occlusion``
+    marked ``iscrowd`` -- COCOeval's ignore regions: detecting them is neither a hit nor a false positive,
+    missing them costs nothing (the role of KITTI's "easy" subset and DontCare boxes)."""
+    anns = [{**a, "iscrowd": int(a["area"] < min_area or a.get("occlusion", 0.0) > max_occlusion)}
+            for a in doc["annotations"]]
+    return {**doc, "annotations": anns}
+
+
 def evaluate(model, folder: Path, images: np.ndarray, masks: np.ndarray | None = None, *,
-             limit: int = 0) -> dict[str, float]:
+             limit: int = 0, boundary: bool = False, probs: np.ndarray | None = None) -> dict[str, float]:
     """COCO segm and bbox AP (x100, pycocotools ``COCOeval``) of :func:`instances` against ``folder``'s
-    ``annotations.json`` (its first ``limit`` images when > 0: the fit check on training renders), and
-    with ``masks`` (the class maps) the pixel IoU of the arg-max map, averaged over the object classes."""
+    ``annotations.json`` (its first ``limit`` images when > 0: the fit check on training renders), also
+    with :func:`easy_ignore` (``*_easy``), and with ``masks`` (the class maps) the pixel IoU of the arg-max
+    map, averaged over the object classes (boundary pixels count as their best object class). ``probs``
+    (N×K×H×W) replaces the model's output: the oracle of the true class maps."""
     import contextlib
     import io
 
@@ -259,15 +307,21 @@ def evaluate(model, folder: Path, images: np.ndarray, masks: np.ndarray | None =
     inter = union = None
     with torch.no_grad():
         for s in range(0, len(images), 32):
-            x = torch.from_numpy(images[s:s + 32]).permute(0, 3, 1, 2).float() / 255.0
-            prob = model(x).softmax(1).numpy()
+            if probs is not None:
+                prob = probs[s:s + 32]
+            else:
+                x = torch.from_numpy(images[s:s + 32]).permute(0, 3, 1, 2).float() / 255.0
+                prob = model(x).softmax(1).numpy()
             if masks is not None:
                 pred, true = prob.argmax(1), masks[s:s + 32]
-                k = np.arange(1, prob.shape[1])[:, None, None, None]
+                n_obj = prob.shape[1] - 1 if boundary else prob.shape[1]
+                if boundary:  # a boundary pixel is an object pixel of its best object class
+                    pred = np.where(pred == n_obj, prob[:, 1:n_obj].argmax(1) + 1, pred)
+                k = np.arange(1, n_obj)[:, None, None, None]
                 i, u = ((pred == k) & (true == k)).sum((1, 2, 3)), ((pred == k) | (true == k)).sum((1, 2, 3))
                 inter, union = (i, u) if inter is None else (inter + i, union + u)
             for j, p in enumerate(prob):
-                for c, m, score in instances(p):
+                for c, m, score in instances(p, boundary=boundary):
                     ys, xs = np.nonzero(m)
                     x0, y0 = float(xs.min()), float(ys.min())
                     results.append({"image_id": ids[s + j], "category_id": c, "score": score,
@@ -275,18 +329,23 @@ def evaluate(model, folder: Path, images: np.ndarray, masks: np.ndarray | None =
                                     "bbox": [x0, y0, float(xs.max() + 1) - x0, float(ys.max() + 1) - y0]})
     out = {} if inter is None else {"IoU": float(np.mean(inter / np.maximum(union, 1))) * 100}
     if not results:
-        return {**out, "segm_AP": 0.0, "segm_AP50": 0.0, "bbox_AP": 0.0, "bbox_AP50": 0.0}
-    for kind in ("segm", "bbox"):
-        with contextlib.redirect_stdout(io.StringIO()):
-            ev = COCOeval(gt, gt.loadRes([dict(r) for r in results]), kind)
-            ev.evaluate()
-            ev.accumulate()
-            ev.summarize()
-        out[f"{kind}_AP"], out[f"{kind}_AP50"] = float(ev.stats[0]) * 100, float(ev.stats[1]) * 100
+        return {**out, **{f"{k}_AP{a}{e}": 0.0 for k in ("segm", "bbox") for a in ("", "50") for e in ("", "_easy")}}
+    with contextlib.redirect_stdout(io.StringIO()):
+        easy = COCO()
+        easy.dataset = easy_ignore(doc)
+        easy.createIndex()
+    for suffix, truth in (("", gt), ("_easy", easy)):
+        for kind in ("segm", "bbox"):
+            with contextlib.redirect_stdout(io.StringIO()):
+                ev = COCOeval(truth, truth.loadRes([dict(r) for r in results]), kind)
+                ev.evaluate()
+                ev.accumulate()
+                ev.summarize()
+            out[f"{kind}_AP{suffix}"], out[f"{kind}_AP50{suffix}"] = float(ev.stats[0]) * 100, float(ev.stats[1]) * 100
     return out
 
 
-def figure(work: Path, path: Path, arms: list[str], seed: int, count: int = 6) -> Path:
+def figure(work: Path, path: Path, arms: list[str], seed: int, count: int = 6, boundary: bool = False) -> Path:
     """Test renders (photo textures), their class map and each arm's predicted class map, one row per image
     (colours: car red, chair green, mug blue), from the models the run saved in ``work``."""
     import torch
@@ -304,7 +363,11 @@ def figure(work: Path, path: Path, arms: list[str], seed: int, count: int = 6) -
         model.load_state_dict(state)
         with torch.no_grad():
             x = torch.from_numpy(images[pick]).permute(0, 3, 1, 2).float() / 255.0
-            preds[arm] = model.eval()(x).argmax(1).numpy()
+            prob = model.eval()(x).softmax(1).numpy()
+        pred = prob.argmax(1)
+        if boundary:  # boundary pixels shown as their best object class
+            pred = np.where(pred == prob.shape[1] - 1, prob[:, 1:-1].argmax(1) + 1, pred)
+        preds[arm] = pred
     rows = [[images[i], palette[masks[i]], *(palette[preds[a][j]] for a in arms)] for j, i in enumerate(pick)]
     return save_png(path, make_grid(rows, pad=2))
 
@@ -330,19 +393,31 @@ def main() -> None:
     ap.add_argument("--out", help="append a markdown section to this file")
     ap.add_argument("--eval-only", action="store_true", help="evaluate the models a previous run saved in --work")
     ap.add_argument("--figure", help="write a PNG of test images, their class maps and each arm's prediction")
+    ap.add_argument("--no-boundary", dest="boundary", action="store_false",
+                    help="plain class maps and components (session 5) instead of the instance-boundary class")
+    ap.add_argument("--tex-pool", type=int, default=48, help="randomized arm: object texture pool size")
+    ap.add_argument("--bg-pool", type=int, default=16, help="randomized arm: background pool size")
+    ap.add_argument("--dead-leaves", action="store_true", help="randomized arm: add dead-leaves textures")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     t_start, c_start = time.perf_counter(), time.process_time()
     load0 = os.getloadavg()
     sets = render_sets(work, args.n_train, args.n_test, args.workers, args.size, tuple(args.distance), tuple(args.arms),
-                       tuple(args.classes))
-    test_images, test_masks = load_coco(sets["test"])
+                       tuple(args.classes), args.tex_pool, args.bg_pool, args.dead_leaves)
+    test_images, test_masks, test_inst = load_coco(sets["test"], with_instances=True)
+    n_cls = len(args.classes) + 1 + args.boundary  # background, the classes, the boundary class
+    # The oracle: the true class maps (with their boundaries) decoded the same way -- the ceiling of the decoding.
+    truth = with_boundaries(test_masks, test_inst, n_cls - 1) if args.boundary else test_masks
+    oracle = evaluate(None, sets["test"], test_images, probs=np.eye(n_cls, dtype=np.float32)[truth].transpose(0, 3, 1, 2),
+                      boundary=args.boundary)
+    print("oracle (true class maps decoded)", oracle, file=sys.stderr, flush=True)
     from safetensors.torch import load_file, save_file
 
     rows = []
     for arm in args.arms:
-        images, masks = load_coco(sets[arm])
+        images, masks, inst = load_coco(sets[arm], with_instances=True)
+        targets = with_boundaries(masks, inst, n_cls - 1) if args.boundary else masks
         for seed in args.seeds:
             stem = work / f"model-{arm}-{seed}"
             if args.eval_only:  # the models (and training CPU seconds) a previous run saved
@@ -353,41 +428,52 @@ def main() -> None:
                 cpu = json.loads(Path(f"{stem}.json").read_text())["cpu_s"] if Path(f"{stem}.json").is_file() else 0
             else:
                 c0 = time.process_time()
-                model = train(images, masks, classes=len(args.classes) + 1, seed=seed, steps=args.steps,
+                model = train(images, targets, classes=n_cls, seed=seed, steps=args.steps,
                               batch=args.batch, width=args.width, lr=args.lr, bg_weight=args.bg_weight,
                               crop=args.crop)
                 cpu = time.process_time() - c0
                 save_file(model.state_dict(), f"{stem}.safetensors")
                 Path(f"{stem}.json").write_text(json.dumps({"cpu_s": cpu, "steps": args.steps}))
-            res = evaluate(model, sets["test"], test_images, test_masks)
-            fit = evaluate(model, sets[arm], images, masks, limit=args.fit_check) if args.fit_check else {}
+            res = evaluate(model, sets["test"], test_images, test_masks, boundary=args.boundary)
+            fit = (evaluate(model, sets[arm], images, masks, limit=args.fit_check, boundary=args.boundary)
+                   if args.fit_check else {})
             rows.append((arm, seed, cpu, res, fit))
             print(arm, seed, f"{cpu:.0f} s CPU", "test", res, "train", fit, file=sys.stderr, flush=True)
     if args.figure:
-        figure(work, Path(args.figure), args.arms, args.seeds[0])
+        figure(work, Path(args.figure), args.arms, args.seeds[0], boundary=args.boundary)
     load1 = os.getloadavg()
     lines = [f"## Domain randomization usefulness ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
              f"Command: `OMP_NUM_THREADS=1 python bench/render_usefulness.py {' '.join(sys.argv[1:])}`  ",
              f"Load average before {' '.join(f'{x:.2f}' for x in load0)}, after "
              f"{' '.join(f'{x:.2f}' for x in load1)}; total {time.perf_counter() - t_start:.0f} s wall, "
              f"{time.process_time() - c_start:.0f} s CPU in the main process.  ",
-             f"Train: {args.n_train} rendered {args.size}² images per arm (procedural textures); test: "
+             f"Train: {args.n_train} rendered {args.size}² images per arm (procedural textures; randomized arm "
+             f"pools {args.tex_pool} textures / {args.bg_pool} backgrounds"
+             f"{', with dead leaves' if args.dead_leaves else ''}); test: "
              f"{args.n_test} images rendered with photo textures and backgrounds (embedded photos/textures). "
              f"U-Net of our own (width {args.width}), {args.steps} steps of batch {args.batch} "
              f"({args.crop or args.size}² crops), one thread; "
-             "instances = connected components of each predicted class; AP from pycocotools COCOeval (x100); "
+             + ("instances = interiors of each predicted class split by the predicted instance-boundary class, "
+                "grown back by 2 px; " if args.boundary else
+                "instances = connected components of each predicted class; ")
+             + "AP from pycocotools COCOeval (x100); 'easy' = objects under 30 px or more than half occluded "
+             "are ignore regions (iscrowd); "
              "IoU = pixel IoU of the arg-max class map, mean over object classes (x100); "
              f"'train' = the same on the arm's first {args.fit_check} training renders.", "",
              "| arm | seed | training CPU s | test segm AP | test segm AP50 | test bbox AP | test bbox AP50 | "
-             "test IoU | train segm AP | train IoU |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "test segm AP easy | test bbox AP easy | test IoU | train segm AP | train segm AP easy | train IoU |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     nan = float("nan")
+    o = oracle
+    lines.append(f"| oracle (true class maps) | - | - | {o['segm_AP']:.1f} | {o['segm_AP50']:.1f} | {o['bbox_AP']:.1f} | "
+                 f"{o['bbox_AP50']:.1f} | {o['segm_AP_easy']:.1f} | {o['bbox_AP_easy']:.1f} | - | | | |")
     for arm, seed, cpu, r, fit in rows:
         lines.append(f"| {arm} | {seed} | {cpu:.0f} | {r['segm_AP']:.1f} | {r['segm_AP50']:.1f} | {r['bbox_AP']:.1f} | "
-                     f"{r['bbox_AP50']:.1f} | {r.get('IoU', nan):.1f} | {fit.get('segm_AP', nan):.1f} | "
+                     f"{r['bbox_AP50']:.1f} | {r['segm_AP_easy']:.1f} | {r['bbox_AP_easy']:.1f} | "
+                     f"{r.get('IoU', nan):.1f} | {fit.get('segm_AP', nan):.1f} | {fit.get('segm_AP_easy', nan):.1f} | "
                      f"{fit.get('IoU', nan):.1f} |")
     for arm in args.arms:
-        for key in ("segm_AP", "bbox_AP", "IoU"):
+        for key in ("segm_AP", "bbox_AP", "segm_AP_easy", "bbox_AP_easy", "IoU"):
             vals = [r[key] for a, _, _, r, _ in rows if a == arm]
             lines.append(f"- {arm}: test {key} {np.mean(vals):.1f} ± {np.std(vals):.1f} over seeds {args.seeds}")
     text = "\n".join(lines) + "\n"

@@ -9,7 +9,14 @@ import pytest
 
 from traingen.core.errors import ConfigError
 from traingen.mesh.usefulness import ExperimentConfig, load_data, main, run_experiment, verdict
-from traingen.mesh.usefulness_data import ARMS, DataConfig, check_sources
+from traingen.mesh.usefulness_data import (
+    ARMS,
+    DataConfig,
+    build_data,
+    check_sources,
+    heldout_key,
+    style_choice,
+)
 
 TINY_DATA = dict(classes=("cup", "chair"), train_members=2, test_members=1, per_class=4, test_per_class=4,
                  variants=1, style={"steps": 1, "size": 16, "views_per_step": 1},
@@ -75,6 +82,54 @@ def test_cached_data_is_reused_and_the_rerun_repeats(tiny_run):
     assert {a: r["accuracy"] for a, r in again["arms"].items()} == {a: r["accuracy"] for a, r in table["arms"].items()}
     other = DataConfig(**{**TINY_DATA, "per_class": 3})
     assert load_data(other, out / "data.npz") is None
+
+
+def test_cached_style_copies_and_test_set_give_the_same_bytes(tiny_run):
+    out, cfg, _ = tiny_run
+    d = cfg.data
+    files = sorted((out / "style").glob("*.npz"))
+    assert len(files) == len(d.classes) * d.train_members * d.variants
+    first = load_data(d, out / "data.npz")  # made with freshly stylised copies and a fresh test set
+    stages = []
+    again = build_data(d, cache_dir=out, on_stage=stages.append)  # every copy and the test set from the cache
+    assert "test set reused" in stages and "test_transfer" not in again.cpu_s
+    assert again.cpu_s["style"] < 1.0 and again.cpu_s["style_all"] > 0.0
+    for arm in ARMS:
+        np.testing.assert_array_equal(again.train[arm].images, first.train[arm].images)
+    np.testing.assert_array_equal(again.test.images, first.test.images)
+
+
+def test_style_choice_spreads_sources_and_crops_stay_inside():
+    cfg = DataConfig(variants=3)
+    C, M, n = len(cfg.classes), cfg.train_members, len(cfg.style_sources)
+    styles = [np.zeros((40 + 10 * i, 60, 3), np.uint8) for i in range(n)]
+    rng = np.random.default_rng(0)
+    seen = set()
+    for ci in range(C):
+        for k in range(M):
+            srcs = []
+            for j in range(cfg.variants):
+                s, (y, x, side) = style_choice(cfg, ci, k, j, styles, rng)
+                h, w = styles[s].shape[:2]
+                assert 0 <= y and y + side <= h and 0 <= x and x + side <= w
+                assert 0.5 * min(h, w) - 1 <= side <= min(h, w)
+                srcs.append(s)
+            assert len(set(srcs)) == cfg.variants  # a member's copies use different sources
+            seen.update(srcs)
+    assert seen == set(range(n))
+    # A copy keeps its source when more copies are asked for.
+    more = DataConfig(variants=5)
+    assert [style_choice(more, 2, 1, j, styles, rng)[0] for j in range(3)] == \
+        [style_choice(cfg, 2, 1, j, styles, rng)[0] for j in range(3)]
+
+
+def test_test_set_key_ignores_training_settings():
+    base = DataConfig()
+    assert heldout_key(DataConfig(per_class=7, variants=9, style={"steps": 3}, style_crop=(0.2, 0.3))) == heldout_key(base)
+    assert heldout_key(DataConfig(test_photos=("coffee",))) != heldout_key(base)
+    assert heldout_key(DataConfig(test_per_class=7)) != heldout_key(base)
+    with pytest.raises(ConfigError, match="style_crop"):
+        DataConfig(style_crop=(0.8, 0.5))
 
 
 def test_style_sources_and_test_photos_must_not_overlap():

@@ -17,7 +17,9 @@ from traingen.translate.fcn_experiment import (
     arm_images,
     class_weights,
     fcn_score,
+    gaussian_blur,
     predict,
+    random_blur,
     train_segmenter,
 )
 
@@ -103,6 +105,35 @@ def test_segmenter_seeded_and_leaves_global_rng_alone():
     assert not torch.equal(a["head.weight"], c["head.weight"])
 
 
+@pytest.mark.parametrize("sigma", [0.6, 1.5])
+def test_gaussian_blur_matches_opencv(sigma):
+    import cv2
+
+    img = torch.rand(1, 3, 20, 17, generator=torch_generator(0, "blur"), dtype=torch.float64)
+    r = int(np.ceil(3 * sigma))
+    ref = cv2.GaussianBlur(img[0].permute(1, 2, 0).numpy(), (2 * r + 1, 2 * r + 1), sigma,
+                           borderType=cv2.BORDER_REFLECT_101)
+    got = gaussian_blur(img, sigma)[0].permute(1, 2, 0).numpy()
+    assert got.shape == ref.shape and np.abs(got - ref).max() < 1e-9
+
+
+def test_random_blur_blurs_about_half_and_is_seeded():
+    x = torch.rand(400, 1, 8, 8, generator=torch_generator(1, "x"))
+    out = random_blur(x, 1.5, torch_generator(2, "b"))
+    changed = (out != x).flatten(1).any(1)
+    assert 0.38 < changed.float().mean() < 0.55      # p = 0.5, minus draws with sigma < 0.1 (1/15 of them)
+    assert torch.equal(out, random_blur(x, 1.5, torch_generator(2, "b")))
+    assert out[changed].std() < x[changed].std()     # blurred images are smoother
+
+
+def test_blur_off_leaves_the_segmenter_as_before():
+    images, labels = _toy(8, 2)
+    a = train_segmenter(images, labels, SegConfig(width=4, levels=2, steps=3, batch=4)).state_dict()
+    b = train_segmenter(images, labels, SegConfig(width=4, levels=2, steps=3, batch=4, blur=0.0)).state_dict()
+    c = train_segmenter(images, labels, SegConfig(width=4, levels=2, steps=3, batch=4, blur=1.5)).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a) and not torch.equal(a["head.weight"], c["head.weight"])
+
+
 def test_train_segmenter_rejects_mismatched_inputs():
     from traingen.core.errors import DataError
 
@@ -118,6 +149,8 @@ def test_arm_configs():
     assert {k: v for k, v in p2p.model_config.items() if k != "use_gan"} == \
         {k: v for k, v in l1.model_config.items() if k != "use_gan"}
     assert p2p.steps == l1.steps == sims.steps == 7 and p2p.threads == sims.threads == 1
+    assert p2p.checkpoint_every == 1 and arm_config("p2p", 1000).checkpoint_every == 250   # quarters, all kept
+    assert p2p.keep_checkpoints == sims.keep_checkpoints == 0
     with pytest.raises(Exception, match="unknown arm"):
         arm_config("cyclegan", 7)
 
@@ -177,12 +210,16 @@ def test_score_and_augment_commands_end_to_end(tmp_path, monkeypatch):
     lab, a, img = toy_range(0, 12)
     data = TranslationData(fx.to_input(a), fx.to_input(img), True)
     cfg = load_translate_config("recipes/translate-pix2pix-render.yaml", steps=2, threads=1, tensorboard=False,
+                                checkpoint_every=1, keep_checkpoints=0,
                                 model_config={"image_size": 32, "ngf": 4, "ndf": 4, "n_layers": 1})
     train_translation(cfg, tmp_path / "p2p", data=data)
     (tmp_path / "p2p" / "budget.json").write_text(json.dumps({"name": "pix2pix L1 + cGAN", "steps": 2, "cpu_s": 1}))
     res = fx.run_score(tmp_path, figure=str(tmp_path / "fig.png"), n_fig=4)
     assert set(res["rows"]) == {"real held-out renders", "pix2pix L1 + cGAN"}
     assert res["rows"]["pix2pix L1 + cGAN"]["domain_fid"] > 0 and (tmp_path / "fig.png").stat().st_size > 0
+    curve = fx.run_curve(tmp_path, "p2p")               # one row per checkpoint; the last is the score's
+    assert [r["step"] for r in curve["rows"]] == [1, 2] and curve["rows"][1]["train_cpu_s"] == 1
+    assert curve["rows"][1]["miou"] == res["rows"]["pix2pix L1 + cGAN"]["miou"]
     aug = fx.run_augment(tmp_path, seg, gen_only=True)
     assert len([k for k in aug if k != "train_cpu_s"]) == 3
     assert aug["real only (1,000)"] == rec["held_out_real"]

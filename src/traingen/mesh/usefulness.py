@@ -19,7 +19,9 @@ Command (the documented run; ``--help`` lists the sizes)::
 
 It writes ``OUT/table.json`` (config, accuracy per arm and seed, per-class accuracy, the verdict, CPU
 seconds per stage), ``OUT/figure.png`` (training images of each arm in the same views, then test images)
-and caches the rendered sets in ``OUT/data.npz`` (reused when the data settings are unchanged).
+and caches the rendered sets in ``OUT/data.npz`` (reused when the data settings are unchanged), each
+stylised copy in ``OUT/style/`` and the test set in ``OUT/test.npz`` (reused when only other settings
+change, e.g. more copies per member).
 
 Example:
     >>> cfg = ExperimentConfig(data=DataConfig(classes=("cup", "vase"), per_class=8), epochs=1)
@@ -180,6 +182,28 @@ def figure(data: UsefulnessData, path: Path, *, columns: int = 8) -> Path:
     return save_png(path, make_grid(rows, pad=2))
 
 
+def copies_figure(cache_dir: str | os.PathLike, path: Path, *, views: int = 2, size: int = 64) -> Path | None:
+    """Every cached stylised copy (``cache_dir/style/*.npz``) in ``views`` turntable views; one row per class.
+
+    Returns:
+        ``path``, or ``None`` when there is no cached copy.
+    """
+    from ..report.grid import make_grid, save_png
+    from .style import turntable
+    from .usefulness_data import _mesh_from_arrays
+
+    files = sorted(Path(cache_dir).glob("style/*.npz"))
+    if not files:
+        return None
+    rows: dict[str, list] = {}
+    for f in files:
+        with np.load(f, allow_pickle=False) as z:
+            rows.setdefault(f.name.split("-")[0], []).extend(turntable(_mesh_from_arrays(z), views, size))
+    width = max(len(r) for r in rows.values())
+    blank = np.ones((size, size, 3), np.float32)
+    return save_png(path, make_grid([r + [blank] * (width - len(r)) for r in rows.values()], pad=2))
+
+
 def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike, *, log=None) -> dict:
     """Build (or reuse) the data, train and test every arm, write ``table.json`` and ``figure.png``."""
     from ..core.config import to_dict
@@ -192,11 +216,12 @@ def run_experiment(cfg: ExperimentConfig, out: str | os.PathLike, *, log=None) -
     data = load_data(cfg.data, out / "data.npz")
     reused = data is not None
     if data is None:
-        data = build_data(cfg.data, on_stage=lambda s: say(f"data: {s}"))
+        data = build_data(cfg.data, on_stage=lambda s: say(f"data: {s}"), cache_dir=out)
         save_data(data, cfg.data, out / "data.npz")
     say(f"data: {'reused' if reused else 'built'} ({data.cpu_s})")
     arms = train_and_test(data, cfg, on_fit=lambda a, s, acc: say(f"fit {a} seed {s}: {acc:.2f} %"))
     figure(data, out / "figure.png")
+    copies_figure(out, out / "styles.png")
     test_sources = sorted({m["texture"] for m in data.test.meta} | {m["background"] for m in data.test.meta})
     table = {"config": to_dict(cfg), "classes": list(data.classes), "arms": arms, "verdict": verdict(arms),
              "test_images": len(data.test.labels), "test_sources": test_sources,
@@ -234,6 +259,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--test-members", type=int, default=d.test_members)
     p.add_argument("--variants", type=int, default=d.variants, help="stylised copies per training member")
     p.add_argument("--style-steps", type=int, default=d.style["steps"])
+    p.add_argument("--style-crop", default=",".join(f"{f:g}" for f in d.style_crop),
+                   help="side of each copy's style crop, as a fraction range of the source's shorter side")
     p.add_argument("--test-photos", default=",".join(d.test_photos))
     p.add_argument("--style-sources", default=",".join(d.style_sources))
     p.add_argument("--transfer-size", type=int, default=d.transfer_size)
@@ -253,6 +280,7 @@ def config_from_args(a: argparse.Namespace) -> ExperimentConfig:
     data = DataConfig(classes=tuple(s for s in a.classes.split(",") if s), per_class=a.per_class,
                       test_per_class=a.test_per_class, train_members=a.train_members, test_members=a.test_members,
                       variants=a.variants, style={**d.style, "steps": a.style_steps},
+                      style_crop=tuple(float(f) for f in a.style_crop.split(",")),
                       test_photos=tuple(s for s in a.test_photos.split(",") if s),
                       style_sources=tuple(s for s in a.style_sources.split(",") if s),
                       transfer_size=a.transfer_size, transfer={**d.transfer, "steps": a.transfer_steps},

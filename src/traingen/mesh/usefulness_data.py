@@ -36,6 +36,7 @@ References:
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -66,6 +67,8 @@ class DataConfig:
         size: render side in pixels.
         variants: stylised copies of each training member (arm c).
         style_sources: style images of arm (c): ``photos/NAME`` or ``textures/NAME`` (embedded data).
+        style_crop: each stylised copy uses a random square crop of its style source whose side is this
+            fraction range of the source's shorter side (distinct copies from few sources).
         test_photos: embedded photos (``photos`` items) that texture the test set; never a style source.
         style: :class:`traingen.mesh.style.StyleConfig` fields.
         transfer_size: longest side of a test photo for texture transfer.
@@ -84,8 +87,10 @@ class DataConfig:
     variants: int = 2
     style_sources: tuple[str, ...] = ("photos/astronaut", "photos/chelsea", "photos/hubble_deep_field",
                                       "photos/flower", "textures/brick", "textures/grass", "textures/gravel")
+    style_crop: tuple[float, float] = (0.5, 1.0)
     test_photos: tuple[str, ...] = ("coffee", "rocket", "china")
-    style: dict = field(default_factory=lambda: {"steps": 20, "size": 64, "views_per_step": 2})
+    style: dict = field(default_factory=lambda: {"steps": 30, "size": 64, "views_per_step": 4, "texture": "uv",
+                                                 "uv_size": 64, "lr_texture": 0.3})
     transfer_size: int = 128
     transfer: dict = field(default_factory=lambda: {"azimuths": 24, "elevations": [0.0, 20.0, 40.0],
                                                     "starts": 2, "steps": 30, "refine_size": 64})
@@ -100,6 +105,10 @@ class DataConfig:
         self.style_sources = tuple(self.style_sources)
         self.test_photos = tuple(self.test_photos)
         self.elevation = tuple(float(e) for e in self.elevation)
+        self.style_crop = tuple(float(f) for f in self.style_crop)
+        if len(self.style_crop) != 2 or not 0.0 < self.style_crop[0] <= self.style_crop[1] <= 1.0:
+            raise ConfigError(f"need 0 < lo <= hi <= 1, got {list(self.style_crop)}", where="mesh usefulness",
+                              field="style_crop")
         bad = [c for c in self.classes if c not in FAMILIES]
         if bad or len(self.classes) < 2 or len(set(self.classes)) != len(self.classes):
             raise ConfigError(f"need >= 2 distinct families of {sorted(FAMILIES)}, got {list(self.classes)}",
@@ -270,23 +279,90 @@ def test_members(cfg: DataConfig, family: str) -> list:
     return [load_mesh(f"builtin:mesh/{family}/{100 + k}") for k in range(cfg.test_members)]
 
 
-def stylised_variants(cfg: DataConfig, ci: int, members: list, styles: list[np.ndarray]) -> list[list]:
-    """``variants`` stylised copies of each member; copy ``j`` of member ``k`` of class ``ci`` uses style
-    ``(ci·M·V + k·V + j) mod n_styles`` (round robin: every class sees the style pool)."""
+def style_choice(cfg: DataConfig, ci: int, k: int, j: int, styles: list[np.ndarray], rng: np.random.Generator):
+    """Style source index and crop of copy ``j`` of member ``k`` of class ``ci``.
+
+    The source is ``(j·C·M + ci·M + k) mod n_styles`` (round robin over classes and members, so every
+    class sees the whole pool; a new copy ``j`` never changes the earlier copies' sources), the crop a
+    random square whose side is a :attr:`DataConfig.style_crop` fraction of the shorter side.
+
+    Returns:
+        (source index, (y, x, side) of the crop in the source image).
+    """
+    C, M = len(cfg.classes), cfg.train_members
+    s = (j * C * M + ci * M + k) % len(cfg.style_sources)
+    h, w = styles[s].shape[:2]
+    side = max(8, int(round(min(h, w) * rng.uniform(*cfg.style_crop))))
+    y, x = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+    return s, (y, x, side)
+
+
+def _mesh_arrays(m, extra: dict) -> dict:
+    return {"vertices": m.vertices, "faces": m.faces, "uv": m.uv, "texture": m.texture, "face_parts": m.face_parts,
+            "part_names": np.array(list(m.part_names)), "name": np.array(m.name),
+            "extra": np.array(json.dumps(extra, sort_keys=True))}
+
+
+def _mesh_from_arrays(z):
+    from .mesh import Mesh, check_mesh
+
+    m = check_mesh(Mesh(np.asarray(z["vertices"]), np.asarray(z["faces"]), uv=np.asarray(z["uv"]),
+                        texture=np.asarray(z["texture"]), face_parts=np.asarray(z["face_parts"]),
+                        part_names=tuple(str(p) for p in z["part_names"]), name=str(z["name"])))
+    m.meta = json.loads(str(z["extra"]))
+    return m
+
+
+def stylised_copy(cfg: DataConfig, ci: int, k: int, j: int, member, styles: list[np.ndarray],
+                  cache_dir=None):
+    """Copy ``j`` of training member ``k`` of class ``ci``, stylised by :func:`traingen.mesh.style.stylize`.
+
+    The style image is a crop of a style source (:func:`style_choice`). With ``cache_dir`` the copy is
+    stored there as ``style/FAM-K-J-HASH.npz`` (the hash covers everything that decides it) and
+    reused; a fresh copy goes through the same arrays, so a cached run renders the same bytes.
+
+    Returns:
+        The stylised mesh; ``meta`` holds the style source, crop, first/last style loss and CPU seconds.
+    """
+    import hashlib
+    import io
+    import time
+    from pathlib import Path
+
     from ..core.config import from_dict
+    from ..data.cache import atomic_write_bytes
     from .style import StyleConfig, stylize
 
+    fam = cfg.classes[ci]
+    s, (y, x, side) = style_choice(cfg, ci, k, j, styles, numpy_rng(cfg.seed, "style-crop", fam, k, j))
+    seed = derive_seed(cfg.seed, "style", fam, k, j)
+    key = json.dumps({"style": dict(cfg.style), "source": cfg.style_sources[s], "crop": [y, x, side],
+                      "mesh": f"{fam}/{k}", "seed": int(seed)}, sort_keys=True)
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / "style" / f"{fam}-{k}-{j}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.npz"
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                return _mesh_from_arrays(z)
     scfg = from_dict(StyleConfig, dict(cfg.style), where="mesh usefulness.style")
-    out = []
-    for k, m in enumerate(members):
-        row = []
-        for j in range(cfg.variants):
-            s = (ci * len(members) * cfg.variants + k * cfg.variants + j) % len(styles)
-            res = stylize(m, styles[s], scfg, seed=derive_seed(cfg.seed, "style", cfg.classes[ci], k, j))
-            res.mesh.meta = {"style": cfg.style_sources[s]}
-            row.append(res.mesh)
-        out.append(row)
-    return out
+    t = time.process_time()
+    res = stylize(member, np.ascontiguousarray(styles[s][y:y + side, x:x + side]), scfg, seed=seed)
+    extra = {"style": cfg.style_sources[s], "crop": [y, x, side], "key": key,
+             "style_loss": [res.style_losses[0], res.style_losses[-1]] if res.style_losses else [],
+             "cpu_s": round(time.process_time() - t, 2)}
+    arrays = _mesh_arrays(res.mesh, extra)
+    if path is not None:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buf.getvalue())
+    return _mesh_from_arrays(arrays)
+
+
+def stylised_variants(cfg: DataConfig, ci: int, members: list, styles: list[np.ndarray], cache_dir=None) -> list[list]:
+    """``variants`` stylised copies of each member (:func:`stylised_copy`), indexed [member][copy]."""
+    return [[stylised_copy(cfg, ci, k, j, m, styles, cache_dir) for j in range(cfg.variants)]
+            for k, m in enumerate(members)]
 
 
 def transferred(cfg: DataConfig, family: str, photo_name: str, photo: np.ndarray, members: list) -> list:
@@ -308,43 +384,59 @@ def transferred(cfg: DataConfig, family: str, photo_name: str, photo: np.ndarray
     return res.textured
 
 
-def build_data(cfg: DataConfig, *, on_stage=None) -> UsefulnessData:
-    """Render the three training sets and the test set (module doc); ``on_stage(name)`` reports progress."""
+#: The DataConfig fields that decide the test set (its cache key).
+TEST_FIELDS = ("classes", "test_members", "test_per_class", "size", "test_photos", "transfer_size", "transfer",
+               "texture_size", "elevation", "seed")
+
+
+def heldout_key(cfg: DataConfig) -> str:
+    """A JSON string of the settings that decide the test set (the key of ``test.npz``)."""
+    from ..core.config import to_dict
+
+    d = to_dict(cfg)
+    return json.dumps({f: d[f] for f in TEST_FIELDS}, sort_keys=True)
+
+
+def save_set(path, key: str, s: ImageSet, cpu_s: dict) -> None:
+    """One :class:`ImageSet` as npz (atomically) with its cache key and the CPU seconds that made it."""
+    import io
+
+    from ..data.cache import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, key=np.array(key), images=s.images, labels=s.labels, masks=s.masks,
+                        meta=np.array(json.dumps(s.meta)), cpu_s=np.array(json.dumps(cpu_s)))
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_set(path, key: str) -> tuple[ImageSet, dict] | None:
+    """The set saved at ``path`` with the same key, and its CPU seconds; ``None`` if absent or stale."""
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        if str(z["key"]) != key:
+            return None
+        return (ImageSet(z["images"], z["labels"], z["masks"], json.loads(str(z["meta"]))),
+                json.loads(str(z["cpu_s"])))
+
+
+def _pack(parts) -> ImageSet:
+    imgs, labels, masks, meta = parts
+    return ImageSet(np.stack(imgs), np.asarray(labels, np.int64), np.stack(masks), list(meta))
+
+
+def build_test(cfg: DataConfig, *, on_stage=None) -> tuple[ImageSet, dict]:
+    """The test set: held-out members textured by transfer from the held-out photos, over their crops."""
     import time
 
     note = on_stage or (lambda _s: None)
-    cpu: dict[str, float] = {}
-    t0 = time.process_time()
-    styles = [embedded_image(s) for s in cfg.style_sources]
     photos = {p: embedded_image(f"photos/{p}") for p in cfg.test_photos}
     S = cfg.size
-    train = {a: ([], [], [], []) for a in ARMS}
     test: tuple[list, list, list, list] = ([], [], [], [])
-    cpu.update(style=0.0, transfer=0.0, render=0.0)
+    cpu = {"transfer": 0.0, "render": 0.0}
     for ci, fam in enumerate(cfg.classes):
-        members = train_members(cfg, fam)
-        note(f"style {fam}")
-        t = time.process_time()
-        variants = stylised_variants(cfg, ci, members, styles)
-        cpu["style"] += time.process_time() - t
-        t = time.process_time()
-        for n in range(cfg.per_class):
-            k = n % len(members)
-            rng = numpy_rng(cfg.seed, "train-view", fam, n)
-            view = draw_view(rng, cfg.elevation)
-            bg = procedural_texture(rng, S, (*PROCEDURAL_KINDS, "flat"))
-            for arm in ARMS:
-                trng = numpy_rng(cfg.seed, "texture", arm, fam, n)
-                if arm == "stylised":
-                    j = int(trng.integers(cfg.variants))
-                    mesh, src = variants[k][j], variants[k][j].meta["style"]
-                else:
-                    mesh, src = arm_texture(arm, members[k], trng), arm
-                img, mask = render(mesh, view, S, bg)
-                for lst, v in zip(train[arm], (img, ci, mask, {"member": k, "texture": src, **view.to_meta()}),
-                                  strict=True):
-                    lst.append(v)
-        cpu["render"] += time.process_time() - t
         note(f"transfer {fam}")
         held = test_members(cfg, fam)
         t = time.process_time()
@@ -362,11 +454,64 @@ def build_data(cfg: DataConfig, *, on_stage=None) -> UsefulnessData:
                               strict=True):
                 lst.append(v)
         cpu["render"] += time.process_time() - t
+    return _pack(test), {k: round(v, 2) for k, v in cpu.items()}
+
+
+def build_data(cfg: DataConfig, *, on_stage=None, cache_dir=None) -> UsefulnessData:
+    """Render the three training sets and the test set (module doc); ``on_stage(name)`` reports progress.
+
+    With ``cache_dir``, stylised copies (``style/``) and the test set (``test.npz``, keyed by
+    :data:`TEST_FIELDS`) are reused from there and written there. ``cpu_s`` gives the CPU seconds
+    spent in this call per stage, and ``style_all``/``test_all``: those of every copy and of the
+    test set whether made now or earlier.
+    """
+    import time
+    from pathlib import Path
+
+    note = on_stage or (lambda _s: None)
+    cpu: dict[str, float] = {"style": 0.0, "render": 0.0}
+    t0 = time.process_time()
+    styles = [embedded_image(s) for s in cfg.style_sources]
+    S = cfg.size
+    train = {a: ([], [], [], []) for a in ARMS}
+    style_all = 0.0
+    for ci, fam in enumerate(cfg.classes):
+        members = train_members(cfg, fam)
+        note(f"style {fam}")
+        t = time.process_time()
+        variants = stylised_variants(cfg, ci, members, styles, cache_dir)
+        cpu["style"] += time.process_time() - t
+        style_all += sum(v.meta["cpu_s"] for row in variants for v in row)
+        t = time.process_time()
+        for n in range(cfg.per_class):
+            k = n % len(members)
+            rng = numpy_rng(cfg.seed, "train-view", fam, n)
+            view = draw_view(rng, cfg.elevation)
+            bg = procedural_texture(rng, S, (*PROCEDURAL_KINDS, "flat"))
+            for arm in ARMS:
+                trng = numpy_rng(cfg.seed, "texture", arm, fam, n)
+                extra = {}
+                if arm == "stylised":
+                    j = int(trng.integers(cfg.variants))
+                    mesh, src, extra = variants[k][j], variants[k][j].meta["style"], {"copy": j}
+                else:
+                    mesh, src = arm_texture(arm, members[k], trng), arm
+                img, mask = render(mesh, view, S, bg)
+                meta = {"member": k, "texture": src, **extra, **view.to_meta()}
+                for lst, v in zip(train[arm], (img, ci, mask, meta), strict=True):
+                    lst.append(v)
+        cpu["render"] += time.process_time() - t
+    cached = load_set(Path(cache_dir) / "test.npz", heldout_key(cfg)) if cache_dir is not None else None
+    if cached is None:
+        test, test_cpu = build_test(cfg, on_stage=note)
+        if cache_dir is not None:
+            save_set(Path(cache_dir) / "test.npz", heldout_key(cfg), test, test_cpu)
+        cpu.update({f"test_{k}": v for k, v in test_cpu.items()})
+    else:
+        test, test_cpu = cached
+        note("test set reused")
     cpu["total"] = time.process_time() - t0
-
-    def pack(parts) -> ImageSet:
-        imgs, labels, masks, meta = parts
-        return ImageSet(np.stack(imgs), np.asarray(labels, np.int64), np.stack(masks), list(meta))
-
-    return UsefulnessData({a: pack(train[a]) for a in ARMS}, pack(test), cfg.classes,
+    cpu["style_all"] = style_all
+    cpu["test_all"] = sum(test_cpu.values())
+    return UsefulnessData({a: _pack(train[a]) for a in ARMS}, test, cfg.classes,
                           {k: round(v, 2) for k, v in cpu.items()})

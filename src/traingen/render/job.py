@@ -59,10 +59,17 @@ class SceneRenderer:
         for key, mesh in self.catalogue.meshes.items():
             self.gl.add_mesh(key, mesh)
         tc, bc = cfg.textures, cfg.background
-        self.gl.set_textures(texture_pool(numpy_rng(seed, "render-textures"), size=tc.size, count=tc.pool,
-                                          kinds=tc.procedural, folder=tc.folder, field="textures"))
-        self.gl.set_backgrounds(texture_pool(numpy_rng(seed, "render-backgrounds"), size=bc.size, count=bc.pool,
-                                             kinds=bc.procedural, folder=bc.folder, field="background"))
+        pools = (texture_pool(numpy_rng(seed, "render-textures"), size=tc.size, count=tc.pool,
+                              kinds=tc.procedural, folder=tc.folder, field="textures"),
+                 texture_pool(numpy_rng(seed, "render-backgrounds"), size=bc.size, count=bc.pool,
+                              kinds=bc.procedural, folder=bc.folder, field="background"))
+        self.gl.set_textures(pools[0])
+        self.gl.set_backgrounds(pools[1])
+        self.cycles = None
+        if cfg.renderer.backend == "blender":  # colour from Cycles, labels from GL (render/blender.py)
+            from .blender_scene import cycles_for_scene
+
+            self.cycles = cycles_for_scene(cfg, self.catalogue, *pools)
 
     def render_index(self, index: int):
         """``(draw, frame, annotation)`` of image ``index``."""
@@ -79,6 +86,8 @@ class SceneRenderer:
             draws.append({"mesh": "ground", "model": g.model, "id": 0, "layer": g.layer, "uv": g.uv, "tint": g.tint})
         frame = self.gl.render(draw.camera, draws, lights=draw.lights, ambient=draw.ambient,
                                background=draw.background)
+        if self.cycles is not None:
+            frame = self.cycles.replace_colour(frame, draw, draws, seed=derive_seed(self.seed, "render-cycles", index))
         # Only objects the camera sees can be annotated: count the others' pixels not at all.
         seen = np.bincount(frame.ids.reshape(-1), minlength=k + 1)[1:k + 1] > 0
         measured = iter(self.gl.visibility(draw.camera, [d for d, s in zip(draws[:k], seen, strict=True) if s]))
@@ -95,6 +104,8 @@ class SceneRenderer:
 
     def close(self) -> None:
         self.gl.release()
+        if self.cycles is not None:
+            self.cycles.release()
 
 
 @dataclass
@@ -175,6 +186,10 @@ def run_render(out: str | Path, *, n: int, scene: str | Path | SceneConfig | Non
     t0 = time.perf_counter()
     cfg = scene if isinstance(scene, SceneConfig) else load_scene(scene)
     Catalogue.build(cfg)  # fail early on bad meshes, before any process starts
+    if cfg.renderer.backend == "blender":
+        from .blender import require_bpy
+
+        require_bpy()
     job = RenderJob(scene=cfg.to_dict(), out=str(out), fmt=fmt, seed=seed, shard_size=shard_size, total=n,
                     classes=cfg.classes)
     try:

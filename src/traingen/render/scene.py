@@ -161,6 +161,23 @@ class AnnotateConfig:
 
 
 @dataclass
+class RendererConfig:
+    """``backend``: ``gl`` (moderngl, the default) or ``blender`` (colour path-traced by Cycles through the
+    optional ``bpy`` package; labels still from GL, see :mod:`traingen.render.blender`); Cycles ``samples``,
+    ``denoise`` and ``threads``."""
+
+    backend: Literal["gl", "blender"] = "gl"
+    samples: int = 16
+    denoise: bool = False
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.samples <= 65536 and 1 <= self.threads <= 1024):
+            raise ConfigError(f"samples and threads must be >= 1, got {self.samples}, {self.threads}",
+                              where="scene", field="renderer.samples")
+
+
+@dataclass
 class SceneConfig:
     """The whole scene file (``version: 1`` plus these sections); see the module docstring."""
 
@@ -175,6 +192,7 @@ class SceneConfig:
     lights: LightsConfig = field(default_factory=LightsConfig)
     ground: GroundConfig = field(default_factory=GroundConfig)
     annotate: AnnotateConfig = field(default_factory=AnnotateConfig)
+    renderer: RendererConfig = field(default_factory=RendererConfig)
 
     def __post_init__(self) -> None:
         if not (1 <= self.width <= 8192 and 1 <= self.height <= 8192):
@@ -302,7 +320,9 @@ class Placed:
     label: int = -1
 
     def to_meta(self) -> dict[str, Any]:
-        return {"mesh": self.mesh, "label": self.label, "model": np.round(self.model, 6).tolist(),
+        """JSON record; ``model`` is the top 3×4 of the world matrix, row-major, as 12 numbers (one flat
+        list: the finalize step walks and parses every image's record, so nesting costs time)."""
+        return {"mesh": self.mesh, "label": self.label, "model": np.round(self.model[:3], 6).ravel().tolist(),
                 "texture": self.layer, "uv": [round(x, 6) for x in self.uv], "tint": [round(x, 6) for x in self.tint]}
 
 

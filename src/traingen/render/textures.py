@@ -1,7 +1,8 @@
 """Random textures for domain randomization: procedural patterns and pools of image textures.
 
 Procedural kinds (each a pure function of an ``rng`` and a size): ``checker``, ``stripes``, ``noise``
-(multi-octave value noise), ``gradient``, ``flat`` (one colour). :func:`texture_pool` builds a fixed
+(multi-octave value noise), ``gradient``, ``flat`` (one colour), ``dead-leaves`` (occluding discs of
+random colours with power-law radii: the statistics of natural images without any photograph). :func:`texture_pool` builds a fixed
 stack of textures once per renderer from ``(seed, name)`` -- procedural ones, images from a folder, or
 both -- and each rendered object picks a layer and a random UV transform per image, so the pool never
 has to be re-uploaded and the choice is still a draw of the image's own rng.
@@ -16,6 +17,9 @@ References:
     Tremblay et al., "Training Deep Networks with Synthetic Data: Bridging the Reality Gap by Domain
     Randomization", CVPRW 2018 (arXiv 1804.06516): random textures on objects and distractors, random
     background photographs (Flickr 8K in the paper; any folder here).
+    Lee, Mumford & Huang, "Occlusion Models for Natural Images: A Statistical Study of a Scale-Invariant
+    Dead Leaves Model", IJCV 2001; Baradad et al., "Learning to See by Looking at Noise", NeurIPS 2021
+    (dead-leaves images as a photograph-free training source).
 """
 
 from __future__ import annotations
@@ -84,8 +88,39 @@ def flat_colour(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.broadcast_to(_colours(rng, 1)[0], (size, size, 3)).copy()
 
 
+def dead_leaves(rng: np.random.Generator, size: int, *, alpha: float = 3.0, r_min: float = 0.02,
+                r_max: float = 0.4, discs: int = 300) -> np.ndarray:
+    """Dead leaves: ``discs`` opaque discs of random colours at uniform places over a random ground colour,
+    each new disc on top, radii (in texture sides) drawn from the density ``r^-alpha`` on ``[r_min, r_max]``
+    (alpha = 3 is scale-invariant, Lee et al. 2001). Half of the textures draw their colours around one
+    random colour (a family, as many surfaces have), the rest uniformly.
+
+    Example:
+        >>> dead_leaves(np.random.default_rng(0), 32).shape
+        (32, 32, 3)
+    """
+    import cv2
+
+    img = np.empty((size, size, 3), np.float32)
+    img[:] = _colours(rng, 1)[0]
+    family = rng.random() < 0.5
+    u = rng.uniform(0, 1, discs)
+    a1 = 1.0 - alpha  # inverse CDF of p(r) ~ r^-alpha on [r_min, r_max] (alpha != 1)
+    radii = (r_min**a1 + u * (r_max**a1 - r_min**a1)) ** (1.0 / a1) * size
+    centres = rng.uniform(0, size, (discs, 2))
+    colours = _colours(rng, discs)
+    if family:
+        colours = np.clip(img[0, 0] + (colours - 0.5) * 0.6, 0, 1)
+    for k in range(discs):  # 4 fractional bits: sub-pixel centres and radii
+        cv2.circle(img, (int(round(centres[k, 0] * 16)), int(round(centres[k, 1] * 16))),
+                   max(1, int(round(radii[k] * 16))), tuple(float(v) for v in colours[k]), -1,
+                   lineType=cv2.LINE_8, shift=4)
+    return img.astype(np.float64)
+
+
 PROCEDURAL: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
     "checker": checker, "stripes": stripes, "noise": noise, "gradient": gradient, "flat": flat_colour,
+    "dead-leaves": dead_leaves,
 }
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")

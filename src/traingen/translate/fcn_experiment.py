@@ -24,6 +24,7 @@ Command (what docs/translate/pix2pix.md and sims.md report; one step per call, r
     python -m traingen.translate.fcn_experiment train WORK l1 --budget 300
     python -m traingen.translate.fcn_experiment train WORK sims --budget 300
     python -m traingen.translate.fcn_experiment score WORK              # the table (JSON)
+    python -m traingen.translate.fcn_experiment curve WORK p2p          # FCN score at each quarter of a run
     python -m traingen.translate.fcn_experiment augment WORK            # real vs real + G(new layouts)
 
 References:
@@ -115,7 +116,8 @@ class SegUNet(nn.Module):
 
 @dataclass
 class SegConfig:
-    """Segmenter training: ``steps`` Adam steps of ``batch`` images, class weights ``(median/freq)**power``."""
+    """Segmenter training: ``steps`` Adam steps of ``batch`` images, class weights ``(median/freq)**power``,
+    ``blur`` > 0: half the training images blurred with sigma ~ U(0, blur) (:func:`random_blur`)."""
 
     width: int = 8
     levels: int = 3
@@ -124,6 +126,31 @@ class SegConfig:
     lr: float = 2e-3
     power: float = 0.5
     seed: int = 0
+    blur: float = 0.0
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of N×C×H×W ``x``: kernel radius ``ceil(3 sigma)``, reflected borders
+    (OpenCV's ``BORDER_REFLECT_101``, so it equals ``cv2.GaussianBlur`` with that kernel size)."""
+    r = max(1, int(np.ceil(3.0 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=x.dtype)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    y = F.pad(x, (r, r, r, r), mode="reflect")
+    y = F.conv2d(y, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(y, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def random_blur(x: torch.Tensor, max_sigma: float, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
+    """Each image blurred with probability ``p`` by a Gaussian of sigma ~ U(0, ``max_sigma``) (below 0.1:
+    left sharp). Teaches the segmenter that an object is still an object when its edges are soft."""
+    on = torch.rand(len(x), generator=generator) < p
+    sig = torch.rand(len(x), generator=generator) * max_sigma
+    out = x.clone()
+    for i in torch.nonzero(on & (sig >= 0.1)).flatten().tolist():
+        out[i] = gaussian_blur(x[i:i + 1], float(sig[i]))[0]
+    return out
 
 
 def class_weights(labels: np.ndarray, num_classes: int, power: float) -> torch.Tensor:
@@ -143,7 +170,8 @@ def to_input(images: np.ndarray) -> torch.Tensor:
 
 def train_segmenter(images: np.ndarray, labels: np.ndarray, config: SegConfig | None = None,
                     num_classes: int = NUM_CLASSES) -> SegUNet:
-    """Train :class:`SegUNet` on uint8 images N×H×W×3 and class maps N×H×W (weighted CE, flips).
+    """Train :class:`SegUNet` on uint8 images N×H×W×3 and class maps N×H×W (weighted CE, flips, and
+    :func:`random_blur` when ``config.blur`` > 0).
 
     Initial weights come from ``derive_seed(seed, "segmenter-init")`` (inside ``fork_rng``: the global
     stream is left as it was); batches and flips from ``torch_generator(seed, "segmenter")``.
@@ -171,6 +199,8 @@ def train_segmenter(images: np.ndarray, labels: np.ndarray, config: SegConfig | 
         flip = torch.rand(len(b), generator=g) < 0.5
         xb = torch.where(flip[:, None, None, None], x[b].flip(-1), x[b])
         yb = torch.where(flip[:, None, None], y[b].flip(-1), y[b])
+        if c.blur > 0:
+            xb = random_blur(xb, c.blur, g)
         loss = F.cross_entropy(net(xb), yb, weight=wts)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -236,8 +266,9 @@ def arm_config(arm: str, steps: int, *, seed: int = 0):
 
     if arm not in RECIPES:
         raise DataError(f"unknown arm {arm!r}; expected one of {sorted(RECIPES)}", where="fcn_experiment")
-    cfg = load_translate_config(RECIPES[arm], steps=steps, threads=1, checkpoint_every=max(steps, 1),
-                                keep_checkpoints=1, log_every=25, tensorboard=False, seed=seed)
+    # a checkpoint at every quarter of the run, all kept: the learning curve (``curve`` command)
+    cfg = load_translate_config(RECIPES[arm], steps=steps, threads=1, checkpoint_every=max(steps // 4, 1),
+                                keep_checkpoints=0, log_every=25, tensorboard=False, seed=seed)
     if arm == "l1":
         import dataclasses
 
@@ -280,8 +311,10 @@ def train_arm(arm: str, work: Path, budget: float) -> dict[str, Any]:
     return rec
 
 
-def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed: int = 0) -> np.ndarray:
-    """The images a trained run makes from A label images (pix2pix) or class maps (SIMS), uint8 N×H×W×3.
+def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed: int = 0,
+               checkpoint: Path | None = None) -> np.ndarray:
+    """The images a trained run makes from A label images (pix2pix) or class maps (SIMS), uint8 N×H×W×3
+    (at its latest checkpoint, or at ``checkpoint``).
 
     pix2pix translates in train mode (dropout, batch statistics: the paper's inference) in batches of its
     training batch size, dropout drawn from ``derive_seed(seed, "fcn-dropout")``; SIMS picks among its
@@ -291,7 +324,7 @@ def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed:
     from .trainer import load_run
 
     with torch.random.fork_rng(devices=[]):  # module construction in load_run draws from the global stream
-        cfg, model, _ = load_run(run_dir)
+        cfg, model, _ = load_run(run_dir, checkpoint=checkpoint)
         if cfg.model == "sims":
             from .sims_experiment import sims_images
 
@@ -356,6 +389,21 @@ def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8) -> dict[
     return {"rows": rows}
 
 
+def run_curve(work: Path, arm: str) -> dict[str, Any]:
+    """The FCN score of every checkpoint of ``work/arm`` (a quarter of the run apart): does the generator
+    learn to draw objects, and is it still improving when the budget ends?"""
+    from .trainer import checkpoint_paths
+
+    net, _ = load_segmenter(work / "segmenter-real")
+    te_lab, te_a, _ = range_pairs(*HELD_OUT)
+    rec = json.loads((work / arm / "budget.json").read_text())
+    rows = []
+    for step, path in checkpoint_paths(work / arm):
+        score = fcn_score(net, arm_images(work / arm, te_a, te_lab, checkpoint=path), te_lab, NUM_CLASSES)
+        rows.append({"step": step, "train_cpu_s": round(rec["cpu_s"] * step / rec["steps"], 1), **score})
+    return {"arm": arm, "name": rec["name"], "rows": rows}
+
+
 def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bool = False) -> dict[str, Any]:
     """Segmenter on 1,000 real + 1,000 generated (G of new layouts) vs the real-only one, on real held out
     (``gen_only``: also one trained on the 1,000 generated pairs alone)."""
@@ -376,18 +424,21 @@ def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bo
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("command", choices=("segmenter", "train", "score", "augment"))
+    ap.add_argument("command", choices=("segmenter", "train", "score", "curve", "augment"))
     ap.add_argument("work", type=Path, help="the experiment folder (segmenter, one run folder per arm)")
-    ap.add_argument("arm", nargs="?", default="p2p", choices=sorted(RECIPES), help="train / augment: which arm")
+    ap.add_argument("arm", nargs="?", default="p2p", choices=sorted(RECIPES),
+                    help="train / curve / augment: which arm")
     ap.add_argument("--budget", type=float, default=300.0, help="train: CPU seconds (one thread)")
     ap.add_argument("--seg-steps", type=int, default=SegConfig.steps, help="segmenter Adam steps")
     ap.add_argument("--seg-width", type=int, default=SegConfig.width, help="segmenter base width")
+    ap.add_argument("--seg-blur", type=float, default=SegConfig.blur,
+                    help="segmenter: blur half its training images, sigma ~ U(0, this)")
     ap.add_argument("--figure", default=None, help="score: write the figure here")
     ap.add_argument("--gen-only", action="store_true", help="augment: also a segmenter on generated pairs only")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
-    seg = SegConfig(steps=args.seg_steps, width=args.seg_width)
+    seg = SegConfig(steps=args.seg_steps, width=args.seg_width, blur=args.seg_blur)
     t0, c0, load0 = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
     if args.command == "segmenter":
         res = run_segmenter(args.work, seg)
@@ -395,12 +446,14 @@ def main(argv: list[str] | None = None) -> None:
         res = train_arm(args.arm, args.work, args.budget)
     elif args.command == "score":
         res = run_score(args.work, figure=args.figure)
+    elif args.command == "curve":
+        res = run_curve(args.work, args.arm)
     else:
         res = run_augment(args.work, seg, arm=args.arm, gen_only=args.gen_only)
     res = {"command": args.command, "result": res, "wall_s": round(time.perf_counter() - t0, 1),
            "cpu_s": round(cpu_seconds() - c0, 1),
            "loadavg_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)]}
-    out = args.work / f"{args.command}{'-' + args.arm if args.command in ('train', 'augment') else ''}.json"
+    out = args.work / f"{args.command}{'-' + args.arm if args.command in ('train', 'curve', 'augment') else ''}.json"
     out.write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))
 

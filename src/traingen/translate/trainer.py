@@ -86,10 +86,12 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     return paths[-1][1] if paths else None
 
 
-def load_run(run_dir: str | os.PathLike, *, device: str = "cpu") -> tuple[TranslateTrainConfig, Any, Path]:
-    """The config, the model at its latest checkpoint, and that checkpoint's path (for exports)."""
+def load_run(run_dir: str | os.PathLike, *, device: str = "cpu",
+             checkpoint: Path | None = None) -> tuple[TranslateTrainConfig, Any, Path]:
+    """The config, the model at its latest checkpoint (or at ``checkpoint``, a path from
+    :func:`checkpoint_paths`), and that checkpoint's path (for exports)."""
     cfg = read_run_config(run_dir)
-    ckpt = latest_checkpoint(run_dir)
+    ckpt = latest_checkpoint(run_dir) if checkpoint is None else checkpoint
     if ckpt is None:
         raise OutputError("the run has no checkpoint yet", where=str(Path(run_dir) / CKPT_DIR))
     model = build_model(cfg, generator=torch_generator(cfg.seed, "translate", "init"))

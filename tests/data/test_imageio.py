@@ -174,3 +174,17 @@ def test_safe_join_accepts_inside_and_refuses_symlink_out(tmp_path):
     os.symlink(tmp_path, tmp_path / "root" / "up")
     with pytest.raises(DataError, match="outside"):
         safe_join(tmp_path / "root", "up/secret.png")
+
+
+def test_png_filter_on_an_opencv_without_it_is_a_clear_error(monkeypatch):
+    # OpenCV < 4.12 (what pip picks beside numpy < 2, e.g. in a bpy venv) has no IMWRITE_PNG_FILTER;
+    # silently dropping the filter would change the bytes a seed gives, so it must refuse instead.
+    import traingen.data.imageio as imageio_mod
+
+    img = np.zeros((4, 4, 3), np.uint8)
+    assert imageio_mod.encode_png(img, png_filter="up")[:4] == b"\x89PNG"
+    monkeypatch.delattr(cv2, "IMWRITE_PNG_FILTER")
+    with pytest.raises(DataError, match="IMWRITE_PNG_FILTER") as err:
+        imageio_mod.encode_png(img, png_filter="up", where="x.png")
+    assert err.value.field == "png_filter"
+    assert imageio_mod.encode_png(img)[:4] == b"\x89PNG"

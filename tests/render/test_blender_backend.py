@@ -214,3 +214,21 @@ def test_scene_with_blender_backend_keeps_gl_labels(bpy_module):
     assert not np.array_equal(a.image, b.image)
     # Colours agree on average (same textures, lights and background), not pixel for pixel.
     assert np.abs(a.image.astype(float).mean((0, 1)) - b.image.astype(float).mean((0, 1))).max() < 40
+
+
+def test_blender_backend_same_bytes_any_workers(bpy_module, tmp_path):
+    """Spawned workers import bpy although this process already did (its sys.path holds Blender's own
+    ``scripts/modules``), and Cycles' per-image seed makes the shards independent of the worker count."""
+    import json
+
+    from traingen.render.job import run_render
+
+    cfg = scene_from_dict({"version": 1, "width": 32, "height": 24, "objects": {"count": [1, 2]},
+                           "distractors": {"count": [0, 2]}, "renderer": {"backend": "blender", "samples": 2}})
+    digests = []
+    for workers in (1, 2):
+        res = run_render(tmp_path / f"w{workers}", n=2, scene=cfg, seed=4, fmt="coco", workers=workers, shard_size=1)
+        manifest = json.loads(res.manifest.read_text())
+        digests.append([s["sha256"] for s in manifest["shards"]])
+        assert manifest["config"]["scene"]["renderer"]["backend"] == "blender"
+    assert digests[0] == digests[1] and len(digests[0]) == 2

@@ -237,6 +237,11 @@ def encode_png(image: np.ndarray, *, level: int = PNG_LEVEL, where: str | None =
         if png_filter not in PNG_FILTERS:
             raise DataError(f"unknown PNG filter {png_filter!r}; choose one of {list(PNG_FILTERS)}", where=where,
                             field="png_filter")
+        if not hasattr(cv2, "IMWRITE_PNG_FILTER"):
+            # Dropping the filter would silently change the bytes a seed gives; say what to install instead.
+            raise DataError(f"png_filter={png_filter!r} needs an OpenCV build with IMWRITE_PNG_FILTER "
+                            f"(this is {cv2.__version__}); install opencv-python-headless>=4.12",
+                            where=where, field="png_filter")
         params += [cv2.IMWRITE_PNG_FILTER, getattr(cv2, f"IMWRITE_PNG_FILTER_{png_filter.upper()}")]
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(image), params)
     if not ok:

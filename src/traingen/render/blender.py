@@ -30,9 +30,12 @@ transform, the pipeline the GL shader uses, so the two backends differ in light 
 backend is chosen (:func:`import_bpy` names the install command when it is absent).
 
 Example:
-    >>> r = BlenderRenderer(256, 256, samples=16)                        # doctest: +SKIP
-    >>> r.add_mesh("cube", cube(1.0)); r.set_textures(pool)              # doctest: +SKIP
-    >>> rgb = r.render(camera, [{"mesh": "cube", "model": np.eye(4), "id": 1}]).rgb   # doctest: +SKIP
+    >>> from traingen.render.camera import Camera
+    >>> bc = blender_camera(Camera.orbit(4.0, 30, 20, width=64, height=48))
+    >>> round(bc.lens / bc.sensor_height * 48, 6), bc.shift_x, bc.shift_y    # fy in pixels, centred
+    (65.939458, 0.0, 0.0)
+    >>> cfg = scene_from_dict({"version": 1, "renderer": {"backend": "blender", "samples": 4}})  # doctest: +SKIP
+    >>> run_render("out/cycles", n=8, scene=cfg)   # needs bpy (blender_scene.BlenderRenderer)  # doctest: +SKIP
 
 References:
     Blender Foundation, "Cycles" (Blender 4.5 manual: Render > Cycles; camera sensor fit and shift;
@@ -117,9 +120,9 @@ def blender_camera(camera: Camera, sensor_height: float = 24.0) -> BlenderCamera
         raise TraingenError(f"the blender backend needs square pixels without skew, got fx={fx}, fy={fy}, s={s}",
                             where="render.blender", field="camera.K")
     h = float(camera.height)
-    return BlenderCamera(np.linalg.inv(camera.gl_view()), fy / h * sensor_height, sensor_height,
-                         (camera.width / 2.0 - cx) / h, (cy - h / 2.0) / h, camera.near, camera.far,
-                         int(camera.width), int(camera.height))
+    return BlenderCamera(np.linalg.inv(camera.gl_view()), float(fy / h * sensor_height), float(sensor_height),
+                         float((camera.width / 2.0 - cx) / h), float((cy - h / 2.0) / h), float(camera.near),
+                         float(camera.far), int(camera.width), int(camera.height))
 
 
 def project_blender(bc: BlenderCamera, points) -> np.ndarray:

@@ -266,11 +266,11 @@ class BlenderRenderer:
     def replace_colour(self, frame, draw, draws: list[dict[str, Any]], *, seed: int = 0):
         """``frame`` (a GL :class:`~traingen.render.gl.Frame`) with its colour path-traced by Cycles from the same
         draws; ids and depth -- hence every label -- stay GL's."""
-        from .gl import Frame
+        import dataclasses
 
         out = self.render(draw.camera, draws, lights=draw.lights, ambient=draw.ambient, background=draw.background,
                           seed=seed)
-        return Frame(out.rgb, frame.ids, frame.depth)
+        return dataclasses.replace(frame, rgb=out.rgb)
 
     def release(self) -> None:
         """Remove the temporary folder (the bpy scene lives as long as the process)."""
@@ -291,18 +291,4 @@ def cycles_for_scene(cfg, catalogue, textures: np.ndarray, backgrounds: np.ndarr
     return r
 
 
-def render_mesh_cycles(vertices, faces, camera: Camera, *, samples: int = 16, uvs=None) -> CyclesFrame:
-    """Render one mesh with a white texture and GL's default light (see :func:`traingen.render.gl.render_mesh`)."""
-    from .primitives import flat
-
-    v = np.asarray(vertices, np.float64).reshape(-1, 3)
-    f = np.asarray(faces, np.int64).reshape(-1, 3)
-    r = BlenderRenderer(camera.width, camera.height, samples=samples)
-    try:
-        r.add_mesh("render_mesh", flat(v, f, None if uvs is None else np.asarray(uvs, np.float64)))
-        return r.render(camera, [{"mesh": "render_mesh", "model": np.eye(4), "id": 1}], ambient=(0.3, 0.3, 0.3))
-    finally:
-        r.release()
-
-
-__all__ = ["BlenderRenderer", "cycles_for_scene", "render_mesh_cycles"]
+__all__ = ["BlenderRenderer", "cycles_for_scene"]

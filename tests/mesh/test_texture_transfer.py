@@ -91,6 +91,11 @@ def independent():
     return truth, pose, cam, img, mask, unlit, transfer_texture([Photo(img, mask)], coll, CFG)
 
 
+def _light_error_deg(light) -> float:
+    """Angle between a fitted light's ``to_light`` and the photo's (−LIGHT_DIR), degrees."""
+    return math.degrees(math.acos(min(1.0, float(np.dot(light.to_light, -LIGHT_DIR)))))
+
+
 def _light_correlations(truth, cam, img, unlit, albedo):
     """corr(luminance, n·l) over the object for the photo, the recovered albedo and the true albedo."""
     gt = gbuffer(truth, cam)
@@ -131,22 +136,28 @@ def test_shading_removed(in_collection):
     truth, pose, cam, img, mask, unlit, res = in_collection
     c_photo, c_albedo, c_truth = _light_correlations(truth, cam, img, unlit, res.photos[0].albedo)
     assert c_photo > 0.8 and abs(c_truth) < 0.2
-    assert abs(c_albedo) <= 0.35 and abs(c_albedo) <= 0.4 * c_photo
+    # Measured 0.180 against the true albedo's 0.158 (session 5: 0.27).
+    assert abs(c_albedo) <= 0.25 and abs(c_albedo) <= 0.4 * c_photo
+    # The light itself: measured 0.38° off, ambient 0.450 (session 5: 4.6°, 0.451).
+    light = res.photos[0].light
+    assert _light_error_deg(light) <= 2.0 and abs(light.ambient - 0.45) <= 0.02
 
 
 def test_shading_removed_independent_texture(independent):
     """The issue's |corr(albedo, n·l)| <= 0.1 on a texture whose true albedo is uncorrelated with n·l.
 
-    Measured: true albedo −0.009, photo 0.87, recovered albedo 0.156 — the target is NOT met: the fitted
-    light keeps 3.9° of direction error and ambient 0.50 (truth 0.45), set mostly by the thin uniform
-    handle since the textured body is down-weighted. Asserted here: the light's correlation cut by >= 4×.
-    The body's texels: 24.4 dB (this texture has 4×3 cycles over the chart; the smooth one gives 30.3).
+    Measured (session 6, per-pixel biweight + part-balanced light fit): true albedo −0.008, photo 0.87,
+    recovered albedo 0.034 (session 5: 0.156, with the light 3.9° off and ambient 0.50 because the aligned
+    model's misregistered rim and handle pixels flattened the fitted shading); light 0.48° off, ambient
+    0.449 (truth 0.45). Body texels 28.2 dB (session 5: 24.4).
     """
     truth, pose, cam, img, mask, unlit, res = independent
     c_photo, c_albedo, c_truth = _light_correlations(truth, cam, img, unlit, res.photos[0].albedo)
     assert abs(c_truth) < 0.05 and c_photo > 0.7
-    assert abs(c_albedo) <= 0.25 * c_photo
-    assert psnr(res.part_textures[0], independent_texture(), res.observed[0]) >= 23.5
+    assert abs(c_albedo) <= 0.1
+    light = res.photos[0].light
+    assert _light_error_deg(light) <= 2.0 and abs(light.ambient - 0.45) <= 0.02
+    assert psnr(res.part_textures[0], independent_texture(), res.observed[0]) >= 25.0
     assert psnr(res.part_textures[1], truth_texture(1), res.observed[1]) >= 25.0
 
 
@@ -197,6 +208,33 @@ def test_part_reweighting_resists_a_textured_part():
     plain, robust = fit_lighting(L, n, parts, rounds=1), fit_lighting(L, n, parts, rounds=3)
     assert err(plain) > 3.0
     assert err(robust) < 1.0 and abs(robust.ambient - 0.35) < 0.02
+
+
+def test_biweight_resists_misregistered_normals():
+    """Pixels whose model normal is not the photographed surface's (a rim or a thin handle moved by a pose
+    error) act as noise in the regressor: the fit without the biweight flattens the shading (ambient too
+    high); the biweight drops them. Truth from the float64 formula of the shading."""
+    rng = np.random.default_rng(1)
+    n = sphere_directions(3000)
+    n = n[n[:, 2] > -0.2]  # the side a camera sees
+    parts = (np.arange(len(n)) % 5 == 0).astype(int)  # part 1: a small uniform part, part 0 textured
+    to_light = np.array([0.4, 0.2, 0.9])
+    to_light /= np.linalg.norm(to_light)
+    albedo = np.where(parts == 1, 0.7, 0.5 + 0.1 * np.sin(25 * n[:, 0] + 17 * n[:, 1]))
+    L = albedo * (0.45 + 0.55 * np.maximum(n @ to_light, 0))
+    model_n = n.copy()  # a quarter of the small part's pixels and 3 % of the rest take a normal from elsewhere
+    bad = rng.random(len(n)) < np.where(parts == 1, 0.25, 0.03)
+    model_n[bad] = n[rng.integers(0, len(n), int(bad.sum()))]
+
+    def err(fit):
+        return math.degrees(math.acos(min(1.0, float(np.dot(fit.to_light, to_light)))))
+
+    plain = fit_lighting(L, model_n, parts, tukey_c=None)
+    robust = fit_lighting(L, model_n, parts)
+    assert plain.ambient - 0.45 > 0.008  # measured 0.4615
+    assert abs(robust.ambient - 0.45) < 0.002 and err(robust) < 0.2  # measured 0.4499, 0.06°
+    assert np.allclose([robust.part_albedo[0], robust.part_albedo[1]], [0.5, 0.7], atol=3e-3)
+    assert 0.9 < robust.inliers < 0.99
 
 
 def test_unreliable_pixels_and_fill():

@@ -88,6 +88,46 @@ def rss_run(scene: dict, n: int, step: int = 1000) -> list[tuple[int, float]]:
     return points
 
 
+def blender_side_by_side(n: int, size: tuple[int, int], samples: list[int], figure: str | None = None,
+                         threads: int = 1) -> list[tuple[str, float, float]]:
+    """GL and Blender Cycles (``renderer.backend: blender`` at each of ``samples``) on the same ``n`` scenes
+    (seed 0, indices 0..n-1), in this process: scene sampling + render + annotations, no writing. Returns
+    ``(backend, images per wall second, CPU seconds per image)``; the first image of each renderer (start-up)
+    is not timed. ``figure``: a PNG of the first 2 scenes, one row each (GL, then each sample count)."""
+    import numpy as np
+
+    from traingen.render.job import SceneRenderer
+    from traingen.render.scene import scene_from_dict
+
+    w, h = size
+    rows, images, masks = [], [], None
+    for label, renderer in [("gl", {})] + [(f"cycles {k} spp", {"backend": "blender", "samples": k,
+                                                                    "threads": threads}) for k in samples]:
+        r = SceneRenderer(scene_from_dict({"version": 1, "width": w, "height": h, "renderer": renderer}), seed=0)
+        first = r.sample(0)
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        out = [first] + [r.sample(i) for i in range(1, n)]
+        dt, dc = time.perf_counter() - t0, cpu_seconds() - c0
+        r.close()
+        rows.append((label, (n - 1) / dt, dc / (n - 1)))
+        images.append([s.image for s in out[:2]])
+        print(f"  {label}: {rows[-1][1]:.3f} img/s, {rows[-1][2]:.3f} CPU s/img", file=sys.stderr, flush=True)
+        if masks is None:
+            masks = [s.instance_mask for s in out]
+        else:  # every backend labels from the same GL id pass
+            assert all(np.array_equal(a, s.instance_mask) for a, s in zip(masks, out, strict=True))
+    if figure:
+        import cv2
+
+        from traingen.report.grid import make_grid
+
+        # 192-px cells (area-averaged) keep the committed PNG under 300 KB: path-traced noise compresses poorly.
+        small = [[cv2.resize(im, (192, 192 * h // w), interpolation=cv2.INTER_AREA) for im in col] for col in images]
+        grid = make_grid([list(row) for row in zip(*small, strict=True)], pad=2)
+        cv2.imwrite(figure, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=200, help="images per throughput run")
@@ -96,6 +136,9 @@ def main() -> None:
     ap.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", help="append a markdown section to this file")
+    ap.add_argument("--blender-n", type=int, default=8, help="scenes of the GL vs Cycles run (needs bpy; 0 skips)")
+    ap.add_argument("--blender-samples", nargs="+", type=int, default=[4, 16])
+    ap.add_argument("--blender-figure", help="PNG of GL vs Cycles on the first 2 scenes")
     args = ap.parse_args()
 
     load0 = os.getloadavg()
@@ -114,16 +157,19 @@ def main() -> None:
     rss = rss_run({"version": 1, "width": 256, "height": 256}, args.rss_n) if args.rss_n else []
     load1 = os.getloadavg()
     try:
-        import bpy  # noqa: F401
+        import bpy
 
-        blender = "bpy is installed, but the Cycles side of this bench is not written yet."
+        side = blender_side_by_side(args.blender_n, (256, 256), args.blender_samples, args.blender_figure)
+        blender = (f"Blender {bpy.app.version_string} Cycles (CPU, 1 thread, no denoising) vs GL on the same "
+                   f"{args.blender_n} scenes at 256² (sampling + render + labels, no writing; first image untimed): "
+                   + "; ".join(f"{k} {ips:.3f} img/s, {cpu:.3f} CPU s/img" for k, ips, cpu in side))
     except ImportError:
         blender = "Blender Cycles: not run (`bpy` is not installed on this machine; the `[blender]` extra)."
 
     lines = [f"## Domain-randomization renderer ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
              f"Command: `OMP_NUM_THREADS=1 python bench/render.py {' '.join(sys.argv[1:])}`  ",
              f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-             "Mesa llvmpipe through EGL, LP_NUM_THREADS=1 per worker.  ",
+             "Mesa llvmpipe through EGL; LP_NUM_THREADS=0 in spawned workers, 1 in a single in-process worker.  ",
              f"Load average before {' '.join(f'{x:.2f}' for x in load0)}, after {' '.join(f'{x:.2f}' for x in load1)} "
              "(the machine is shared: these are not quiet-machine numbers).  ",
              f"End to end: default scene (built-in classes, 1-14 objects, 0-20 distractors), COCO with depth and "

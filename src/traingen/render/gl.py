@@ -131,6 +131,13 @@ def _mat(m: np.ndarray) -> bytes:
     return np.ascontiguousarray(np.asarray(m, np.float32).T).tobytes()
 
 
+def _mats(m: np.ndarray) -> list[bytes]:
+    """:func:`_mat` of each matrix of an N×R×C stack (one conversion for all)."""
+    flat = np.ascontiguousarray(np.asarray(m, np.float32).transpose(0, 2, 1)).tobytes()
+    step = len(flat) // max(1, len(m))
+    return [flat[i * step:(i + 1) * step] for i in range(len(m))]
+
+
 def preload_triton() -> None:
     """Import triton (when installed) before Mesa's llvmpipe loads its LLVM.
 
@@ -303,18 +310,28 @@ class GLRenderer:
         self.textures.use(0)
         prog["u_tex"].value = 0
         # Front to back, so llvmpipe's early depth test skips shading hidden fragments (ids don't depend on it).
-        for d in _front_to_back(draws, camera.eye):
-            model = np.asarray(d["model"], np.float64)
-            prog["u_model"].write(_mat(model))
-            prog["u_nmat"].write(_mat(np.linalg.inv(model[:3, :3]).T))
-            su, sv, ang, du, dv = d.get("uv", (1.0, 1.0, 0.0, 0.0, 0.0))
-            c, s = np.cos(ang), np.sin(ang)
-            prog["u_uvm"].write(_mat(np.array([[c * su, -s * sv], [s * su, c * sv]])))
-            prog["u_uvo"].value = (float(du), float(dv))
-            prog["u_tint"].value = tuple(float(x) for x in d.get("tint", (1.0, 1.0, 1.0)))
-            prog["u_layer"].value = float(int(d.get("layer", 0)) % self.n_textures)
-            prog["u_id"].value = int(d["id"])
-            self.meshes[d["mesh"]][1].render()
+        order = _front_to_back(draws, camera.eye)
+        if order:
+            # Every draw's matrices in three batched numpy calls (the same float operations as one draw at a
+            # time, so the same bytes), then only uniform writes per draw.
+            models = np.stack([np.asarray(d["model"], np.float64) for d in order])
+            model_b = _mats(models)
+            nmat_b = _mats(np.linalg.inv(models[:, :3, :3]).transpose(0, 2, 1))
+            uv = np.array([d.get("uv", (1.0, 1.0, 0.0, 0.0, 0.0)) for d in order], np.float64).reshape(-1, 5)
+            c, sn = np.cos(uv[:, 2]), np.sin(uv[:, 2])
+            uvm_b = _mats(np.stack([np.stack([c * uv[:, 0], -sn * uv[:, 1]], 1),
+                                    np.stack([sn * uv[:, 0], c * uv[:, 1]], 1)], 1))
+            u_model, u_nmat, u_uvm = prog["u_model"], prog["u_nmat"], prog["u_uvm"]
+            u_uvo, u_tint, u_layer, u_id = prog["u_uvo"], prog["u_tint"], prog["u_layer"], prog["u_id"]
+            for k, d in enumerate(order):
+                u_model.write(model_b[k])
+                u_nmat.write(nmat_b[k])
+                u_uvm.write(uvm_b[k])
+                u_uvo.value = (float(uv[k, 3]), float(uv[k, 4]))
+                u_tint.value = tuple(float(x) for x in d.get("tint", (1.0, 1.0, 1.0)))
+                u_layer.value = float(int(d.get("layer", 0)) % self.n_textures)
+                u_id.value = int(d["id"])
+                self.meshes[d["mesh"]][1].render()
         # The background last, on the far plane: only the pixels nothing else covered are shaded.
         ctx.depth_func = "<="
         bl, buv = background if background is not None else (0, (1.0, 1.0, 0.0, 0.0, 0.0))

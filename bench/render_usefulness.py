@@ -18,13 +18,20 @@ class, scored by their mean class probability, and evaluated with pycocotools ``
 bbox AP) against the test set's ``annotations.json``. The same AP on the arm's own training renders
 (``--fit-check``) tells an underfit model from a gap between domains.
 
+By default the segmenter also predicts an instance-boundary class (:func:`with_boundaries`) and
+:func:`instances` splits each class's interiors along it (``--no-boundary``: plain components); an
+"oracle" row decodes the true class maps the same way (the decoding's ceiling), and every AP is also
+given with small (< 30 px) and mostly occluded (> 50 %) objects as COCO ignore regions (``*_easy``).
+
 Usage:
-    OMP_NUM_THREADS=1 python bench/render_usefulness.py --work /work/runs/s5_render/useful \
-        --n-train 2000 --n-test 300 --steps 1200 --crop 64 --seeds 0 1 --figure docs/render/usefulness.png
+    OMP_NUM_THREADS=1 python bench/render_usefulness.py --work /work/runs/s6_render/useful \
+        --n-train 2000 --n-test 300 --steps 1500 --crop 64 --seeds 0 1 --tex-pool 256 --bg-pool 64 \
+        --dead-leaves --figure docs/render/usefulness.png
 
 References:
     Tremblay et al., "Training Deep Networks with Synthetic Data: Bridging the Reality Gap by Domain
     Randomization", CVPRW 2018 (arXiv 1804.06516). Ronneberger, Fischer & Brox, "U-Net", MICCAI 2015.
+    Chen et al., "DCAN: Deep Contour-Aware Networks for Accurate Gland Segmentation", CVPR 2016.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ For the Utah teapot at two tessellations (2,256 and 9,120 faces) and 64 / 128 / 
 
 Usage:
     OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE python bench/mesh3d.py [--repeats 5] [--out bench/RESULTS.md]
+    # the lit rows alone (about a minute): --modes lit --no-mitsuba --repeats 15
 """
 
 from __future__ import annotations
@@ -135,8 +136,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--sizes", default="64,128,256")
     ap.add_argument("--no-mitsuba", action="store_true")
+    ap.add_argument("--modes", default="soft,culled,lit,nmr",
+                    help="comma-separated subset of soft,culled,lit,nmr (rows of the others show '-')")
     ap.add_argument("--out", default=None, help="append the table to this markdown file")
     args = ap.parse_args()
+    modes = set(args.modes.split(","))
+    if not modes <= {"soft", "culled", "lit", "nmr"}:
+        ap.error(f"unknown mode in --modes {args.modes!r}")
     torch.set_num_threads(1)
     load_before = os.getloadavg()
     try:
@@ -158,11 +164,13 @@ def main() -> None:
             row = {"mesh": name, "faces": mesh.n_faces, "size": size}
             for key, mode, cull, lit in (("soft", "soft", False, False), ("culled", "soft", True, False),
                                          ("lit", "soft", False, True), ("nmr", "nmr", False, False)):
+                if key not in modes:
+                    continue
                 ours(mesh, cam, mode, weights, cull=cull, lit=lit)  # warm-up
                 ts = [ours(mesh, cam, mode, weights, cull=cull, lit=lit)[0] for _ in range(args.repeats)]
                 row[key] = (min(ts) * 1e3, statistics.median(ts) * 1e3)
-            _, alpha, g_ours = ours(mesh, cam, "soft", weights, translation=True)
             if have_mi:
+                _, alpha, g_ours = ours(mesh, cam, "soft", weights, translation=True)
                 side = MitsubaSide(mesh, cam)
                 side.run(weights, 0)  # JIT compile
                 res = [side.run(weights, k + 1) for k in range(args.repeats)]
@@ -178,7 +186,9 @@ def main() -> None:
     load_after = os.getloadavg()
     lines = [f"\n## Differentiable rasterizer, mesh3d ({datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC)\n",
              f"Command: `OMP_NUM_THREADS=1 python bench/mesh3d.py --repeats {args.repeats}"
-             f"{' --out ' + args.out if args.out else ''}`  ",
+             f"{' --sizes ' + args.sizes if args.sizes != '64,128,256' else ''}"
+             f"{' --modes ' + args.modes if modes != {'soft', 'culled', 'lit', 'nmr'} else ''}"
+             f"{' --no-mitsuba' if args.no_mitsuba else ''}{' --out ' + args.out if args.out else ''}`  ",
              f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
              f"torch {torch.__version__}; one thread.  ",
              f"Load average before {' '.join(f'{x:.2f}' for x in load_before)}, after "
@@ -193,13 +203,15 @@ def main() -> None:
              "| mesh | faces | px | soft min / median | target | soft culled min / median | soft lit min / median | "
              "nmr min / median | Mitsuba min / median | soft / Mitsuba | cos | IoU |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    def cell(r, key):
+        return f"{r[key][0]:.0f} / {r[key][1]:.0f}" if key in r else "-"
+
     for r in rows:
-        mi_t = f"{r['mitsuba'][0]:.0f} / {r['mitsuba'][1]:.0f}" if "mitsuba" in r else "-"
-        ratio = f"{r['soft'][0] / r['mitsuba'][0]:.2f}" if "mitsuba" in r else "-"
-        lines.append(f"| {r['mesh']} | {r['faces']} | {r['size']} | {r['soft'][0]:.0f} / {r['soft'][1]:.0f} | "
-                     f"≤ {TARGETS[(r['mesh'], r['size'])]} | {r['culled'][0]:.0f} / {r['culled'][1]:.0f} | "
-                     f"{r['lit'][0]:.0f} / {r['lit'][1]:.0f} | "
-                     f"{r['nmr'][0]:.0f} / {r['nmr'][1]:.0f} | {mi_t} | "
+        mi_t = cell(r, "mitsuba")
+        ratio = f"{r['soft'][0] / r['mitsuba'][0]:.2f}" if "mitsuba" in r and "soft" in r else "-"
+        lines.append(f"| {r['mesh']} | {r['faces']} | {r['size']} | {cell(r, 'soft')} | "
+                     f"≤ {TARGETS[(r['mesh'], r['size'])]} | {cell(r, 'culled')} | {cell(r, 'lit')} | "
+                     f"{cell(r, 'nmr')} | {mi_t} | "
                      f"{ratio} | {r.get('cos', float('nan')):.3f} | {r.get('iou', float('nan')):.3f} |")
     text = "\n".join(lines) + "\n"
     print(text)

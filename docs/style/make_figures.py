@@ -8,14 +8,17 @@ Figures:
                      with textures/brick; random-multiscale backbone
     photo.png        chelsea x flower: Gatys vs deep photo (matting Laplacian)
     facial.png       astronaut with the skin/hair texture of grace_hopper (region masks), masks preview
-    feedforward.png  adain, arbitrary and sanet from the recipe runs (--runs), on a style the runs saw
-                     (brick) and on styles they did not (procedural, gravel held out of nothing: see page)
     adain.png        coffee and chelsea x brick, flower, rocket and an unseen procedural style, from
-                     ``--runs``/run-adain (recipes/style-adain.yaml), with the "not a copy" NCC per output
+                     ``--runs``/run-adain (recipes/style-adain.yaml)
+    sanet.png,       the same for ``--runs``/run-sanet and run-arbitrary (recipes/style-sanet.yaml,
+    arbitrary.png    style-arbitrary.yaml) with brick (a training style) and gravel, flower, rocket and the
+                     procedural style (all held out of training)
+    Each feed-forward figure records per output the style statistics and the "not a copy" check
+    (texture.base.copy_check) of the output and of the unstylised content photo (the chance level).
 
 Run:
     OMP_NUM_THREADS=1 .venv/bin/python docs/style/make_figures.py [--size 96] [--evals 50]
-        [--runs /work/runs/style] [--only gatys,photo,facial,feedforward,adain]
+        [--runs /work/runs/style] [--only gatys,photo,facial,adain,sanet,arbitrary]
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--evals", type=int, default=50)
     ap.add_argument("--runs", type=Path, default=Path("/work/runs/style"))
-    ap.add_argument("--only", default="gatys,photo,facial,feedforward,adain")
+    ap.add_argument("--only", default="gatys,photo,facial,adain,sanet,arbitrary")
     args = ap.parse_args()
     only = set(args.only.split(","))
 
@@ -103,64 +106,105 @@ def main() -> None:
         crop_out = res.image[round(20 * s):round(200 * s), round(130 * s):round(320 * s)]
         save_small(HERE / "facial.png", make_grid([[a, b, res.image], [crop_a, b[60:360, 130:400], crop_out]],
                                                 cell=cell))
-    if "feedforward" in only:
-        from traingen.style.train import method_runner, procedural_style
-
-        g = torch.Generator().manual_seed(2024)  # a style stream no training run used
-        unseen = (procedural_style(128, g)[0].permute(1, 2, 0).numpy() * 255).astype("uint8")
-        coffee = open_source("builtin:photos/coffee")[0].image
-        styles = [brick, flower, unseen]
-        rows = [[None, *styles]]
-        for method in ("adain", "arbitrary", "sanet"):
-            run = args.runs / f"run-{method}"
-            if not (run / "model.json").exists():
-                print(f"skip {method}: no trained run in {run}")
-                continue
-            fn = method_runner(method, checkpoint=str(run), size=256)
-            row, t0 = [coffee], time.perf_counter()
-            for st in styles:
-                row.append(fn(coffee, st, seed=0).image)
-            record(log, f"{method} coffee x 3 styles", time.perf_counter() - t0, images=3, size=256)
-            rows.append(row)
-        if len(rows) > 1:
-            rows[0][0] = coffee
-            save_small(HERE / "feedforward.png", make_grid(rows, cell=128))
-    if "adain" in only:
-        adain_figure(args.runs / "run-adain", log)
+    for method, styles in (("adain", ADAIN_STYLES), ("sanet", HELDOUT_STYLES), ("arbitrary", HELDOUT_STYLES)):
+        if method in only:
+            feedforward_figure(method, args.runs / f"run-{method}", log, styles)
+            log_path.write_text(json.dumps(log, indent=2, sort_keys=True) + "\n")
     log_path.write_text(json.dumps(log, indent=2, sort_keys=True) + "\n")
 
 
-def adain_figure(run: Path, log: dict) -> None:
-    """adain.png: contents x (brick, flower, rocket, an unseen procedural style) from the recipe's run.
+def _img(addr: str):
+    from traingen.data import open_source
 
-    Records each output's largest 32×32-patch NCC with its style image (the "not a copy" check, < 0.95).
-    """
+    return open_source(addr)[0].image
+
+
+def unseen_procedural():
+    """A procedural style from a generator no training run used (seed 2024), 128² uint8."""
     import torch
 
-    from traingen.data import open_source
-    from traingen.report.grid import make_grid
-    from traingen.style.train import method_runner, procedural_style
-    from traingen.texture.base import max_patch_ncc
+    from traingen.style.train import procedural_style
 
-    g = torch.Generator().manual_seed(2024)  # a style stream no training run used
-    unseen = (procedural_style(128, g)[0].permute(1, 2, 0).numpy() * 255).astype("uint8")
-    styles = {n: open_source(f"builtin:{n}")[0].image for n in ("textures/brick", "photos/flower", "photos/rocket")}
-    styles["procedural (unseen)"] = unseen
-    fn = method_runner("adain", checkpoint=str(run), size=256)
-    rows, nccs = [[None, *styles.values()]], {}
-    t0 = time.perf_counter()
+    g = torch.Generator().manual_seed(2024)
+    return (procedural_style(128, g)[0].permute(1, 2, 0).numpy() * 255).astype("uint8")
+
+
+#: Styles of the adain figure (all but the procedural one were in its training set).
+ADAIN_STYLES = ("textures/brick", "photos/flower", "photos/rocket")
+#: Styles of the sanet / arbitrary figures: brick was a training style; gravel, flower, rocket and the
+#: procedural style were not (their recipes leave them out of ``styles`` and ``contents``).
+HELDOUT_STYLES = ("textures/brick", "textures/gravel", "photos/flower", "photos/rocket")
+
+
+def style_stats(net, content, output, style) -> dict:
+    """Channel-statistics distance of the output to the style, relative to the content's, per tap.
+
+    ``ratio[t] = d(out, style) / d(content, style)`` with ``d`` the mean squared difference of the encoder's
+    channel means plus that of its channel stds at tap ``t`` (0 = the output has the style's statistics, 1 = it
+    is as far as the content), and the grey NCC of output and content (content kept).
+    """
+    import numpy as np
+    import torch
+
+    from traingen.style.base import to_tensor
+    from traingen.style.encoder import mean_std
+
+    taps = ["relu1_1", "relu2_1", "relu3_1"]
+    x = [to_tensor(a) for a in (output, content, style)]
+    with torch.no_grad():
+        feats = [net.encoder(t, taps) for t in x]
+    ratio = {}
+    for t in taps:
+        (my, sy), (mc, sc), (ms, ss) = (mean_std(f[t]) for f in feats)
+        d_out = float(((my - ms) ** 2).mean() + ((sy - ss) ** 2).mean())
+        d_content = float(((mc - ms) ** 2).mean() + ((sc - ss) ** 2).mean())
+        ratio[t] = round(d_out / d_content, 3)
+    gy, gc = (a.astype(np.float64).mean(-1).ravel() for a in (output, content))
+    ncc = float(np.corrcoef(gy, gc)[0, 1])
+    return {"ratio": ratio, "ncc_content": round(ncc, 3)}
+
+
+def feedforward_figure(method: str, run: Path, log: dict, styles: tuple[str, ...]) -> None:
+    """``<method>.png``: coffee and chelsea x ``styles`` + an unseen procedural style, from ``run``.
+
+    Records per output: :func:`style_stats` and the "not a copy" check (:func:`copy_check`: the §9 maximum
+    over all 32×32 patches and over textured ones) for the output and, as the chance level of the same
+    pair, for the unstylised content photo at the same size (cached in the log, shared by the methods).
+    """
+    import cv2
+
+    from traingen.report.grid import make_grid
+    from traingen.style.train import method_runner
+    from traingen.texture.base import copy_check
+
+    style_imgs = {n: _img(f"builtin:{n}") for n in styles}
+    style_imgs["procedural (unseen)"] = unseen_procedural()
+    fn = method_runner(method, checkpoint=str(run), size=256)
+    rows, stats = [[None, *style_imgs.values()]], {}
+    baselines = log.setdefault("copy check baselines (content photo at 256 px vs style)", {})
+    t0, t_copy = time.perf_counter(), 0.0
     for cname in ("coffee", "chelsea"):
-        content = open_source(f"builtin:photos/{cname}")[0].image
+        content = _img(f"builtin:photos/{cname}")
         row = [content]
-        for sname, st in styles.items():
+        for sname, st in style_imgs.items():
             out = fn(content, st, seed=0).image
-            nccs[f"{cname} x {sname}"] = round(max_patch_ncc(out, st, patch=32, stride=8), 3)
+            small = cv2.resize(content, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_AREA)
+            key = f"{cname} x {sname}"
+            tc = time.perf_counter()
+            cc = copy_check(out, st, patch=32, stride=8)
+            if key not in baselines:
+                cb = copy_check(small, st, patch=32, stride=8)
+                baselines[key] = {"max_ncc": round(cb.max_ncc, 3), "max_ncc_textured": round(cb.max_ncc_textured, 3)}
+            t_copy += time.perf_counter() - tc
+            stats[key] = {**style_stats(fn.net, small, out, st), "max_ncc": round(cc.max_ncc, 3),
+                          "max_ncc_textured": round(cc.max_ncc_textured, 3), "baseline": baselines[key]}
             row.append(out)
         rows.append(row)
-    record(log, "adain 2 contents x 4 styles", time.perf_counter() - t0, images=8, size=256, run=str(run),
-           max_patch_ncc=nccs)
+    record(log, f"{method} 2 contents x {len(style_imgs)} styles", time.perf_counter() - t0,
+           images=len(rows[1:]) * len(style_imgs), size=256, run=str(run), copy_check_seconds=round(t_copy, 1),
+           stats=stats)
     rows[0][0] = rows[1][0] * 0 + 255  # blank corner
-    save_small(HERE / "adain.png", make_grid(rows, cell=160))
+    save_small(HERE / f"{method}.png", make_grid(rows, cell=160))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,18 @@ class ArbitraryConfig:
         residual: residual blocks of the transformer (5 in the paper).
         bottleneck: dimension of the style embedding ``S`` (100 in the paper).
         content_weight / style_weight: loss weights.
+        normalise_layers: divide the content loss by the mean square of its target maps and each tap's Gram
+            loss by the mean square of the style's Gram (detached), so every tap weighs the same whatever its
+            scale. Off, the raw sums (the paper's form, with style_weight ~1e3 for this encoder) let one tap
+            dominate and, with the plain random encoder, training lost the content (docs/style.md).
+        identity_weight: weight of a pixel term ``||T(c, S(c)) − c||²``: the content stylised with its own
+            predicted style must come back unchanged (0 = the paper's losses only). Borrowed from SANet's
+            identity loss; it teaches the transformer to keep the content within CPU minutes.
+        zero_init: start the embedding-to-parameters layer at zero weights, so every style first gets
+            gamma = 1, beta = 0 and the transformer can learn the content before the style-dependent part
+            grows (as adaLN-Zero, Peebles & Xie 2023). Off (PyTorch's default init), the random layer gives
+            each style random gammas of order 1, which with the random encoder's unnormalised pooled
+            statistics kept the content from being learnt in short runs (docs/style.md).
     """
 
     width: float = 0.25
@@ -58,6 +70,9 @@ class ArbitraryConfig:
     bottleneck: int = 100
     content_weight: float = 1.0
     style_weight: float = 1e3
+    normalise_layers: bool = False
+    identity_weight: float = 0.0
+    zero_init: bool = False
 
 
 def cin(x, gamma, beta, eps: float = 1e-5):
@@ -104,6 +119,8 @@ def _build():
             self.bottleneck = nn.Linear(desc, cfg.bottleneck)
             self.to_params = nn.Linear(cfg.bottleneck, n_params)
             with torch.no_grad():  # gamma starts around 1, beta around 0
+                if cfg.zero_init:
+                    self.to_params.weight.zero_()
                 self.to_params.bias.zero_()
                 for off, ch in self._offsets():
                     self.to_params.bias[off:off + ch] = 1.0
@@ -149,9 +166,23 @@ def _build():
             taps = sorted(set(STYLE_TAPS) | {CONTENT_TAP})
             eg, ec, es = self.encoder(g, taps), self.encoder(content, [CONTENT_TAP]), self.encoder(style, list(STYLE_TAPS))
             lc = F.mse_loss(eg[CONTENT_TAP], ec[CONTENT_TAP])
-            ls = sum(F.mse_loss(gram_matrix(eg[t]), gram_matrix(es[t])) for t in STYLE_TAPS) / len(STYLE_TAPS)
+            if cfg.normalise_layers:
+                lc = lc / (ec[CONTENT_TAP] ** 2).mean().clamp_min(1e-12)
+            ls = 0.0
+            for t in STYLE_TAPS:
+                gs = gram_matrix(es[t])
+                term = F.mse_loss(gram_matrix(eg[t]), gs)
+                if cfg.normalise_layers:
+                    term = term / (gs.detach() ** 2).mean().clamp_min(1e-12)
+                ls = ls + term
+            ls = ls / len(STYLE_TAPS)
             loss = cfg.content_weight * lc + cfg.style_weight * ls
-            return {"loss": loss, "content": lc.detach(), "style": ls.detach()}
+            out = {"content": lc.detach(), "style": ls.detach()}
+            if cfg.identity_weight > 0:
+                lid = F.mse_loss(self.transform(content, self.predict(content)), content)
+                loss = loss + cfg.identity_weight * lid
+                out["identity"] = lid.detach()
+            return {"loss": loss, **out}
 
     return ArbitraryNet
 

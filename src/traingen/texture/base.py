@@ -269,3 +269,88 @@ def max_patch_ncc(output: np.ndarray, exemplar: np.ndarray, *, patch: int = 32, 
                 continue
             best = max(best, float(cv2.matchTemplate(ex, p, cv2.TM_CCOEFF_NORMED).max()))
     return best
+
+
+@dataclass
+class CopyCheck:
+    """What :func:`copy_check` measured (each ``max_*`` is -1.0 when no patch qualified).
+
+    Args:
+        max_ncc: the §9 quantity, the highest NCC of any (non-flat) output patch with any exemplar position
+            (:func:`max_patch_ncc`).
+        max_ncc_textured: the same, counting only matches where the output patch *and* the exemplar window
+            both have a grey std of at least ``min_std``: a smooth gradient matches some smooth stretch of a
+            large exemplar by chance, a copied piece of texture does not need to be smooth.
+        patches / textured: output patches tested / of those, the ones with std >= ``min_std``.
+        over / over_textured: patches whose best match exceeds ``threshold``, counted the two ways.
+        threshold, min_std, patch, stride: the settings.
+    """
+
+    max_ncc: float
+    max_ncc_textured: float
+    patches: int
+    textured: int
+    over: int
+    over_textured: int
+    threshold: float
+    min_std: float
+    patch: int
+    stride: int
+
+
+def copy_check(output: np.ndarray, exemplar: np.ndarray, *, patch: int = 32, stride: int = 8,
+               min_std: float = 0.05, threshold: float = 0.95) -> CopyCheck:
+    """The "not a copy" check, plainly (:func:`max_patch_ncc`) and restricted to textured patches.
+
+    Every ``patch``×``patch`` output patch on a grid of ``stride`` is matched (grey, zero-mean NCC,
+    ``cv2.matchTemplate`` TM_CCOEFF_NORMED) against every exemplar position. Run it on an unstylised
+    input as well (e.g. the content photo against the style image) to get the chance level of the
+    same pair: on photos with smooth regions the plain maximum is often above 0.95 without any copying.
+
+    Args:
+        output, exemplar: H×W or H×W×C images (uint8 or float in [0, 1]).
+        patch, stride: patch side and grid step over the output.
+        min_std: grey std (image in [0, 1]) that makes a patch or exemplar window "textured".
+        threshold: the NCC a copy would exceed (0.95 in DESIGN §9).
+
+    Returns:
+        A :class:`CopyCheck`.
+
+    Example:
+        >>> copy_check(out, style).max_ncc_textured < 0.95
+    """
+    import cv2
+
+    def grey(a: np.ndarray) -> np.ndarray:
+        return to_array(a, where="ncc").mean(axis=-1).astype(np.float32)
+
+    out, ex = grey(output), grey(exemplar)
+    if min(out.shape) < patch or min(ex.shape) < patch:
+        raise DataError(f"images must be at least {patch}×{patch} for the copy check", field="patch")
+    # std of every exemplar window, in float64 (the box sums of a 512² image lose digits in float32)
+    ex64 = ex.astype(np.float64)
+    k = (patch, patch)
+    m1 = cv2.boxFilter(ex64, -1, k, normalize=True, borderType=cv2.BORDER_CONSTANT)
+    m2 = cv2.boxFilter(ex64 * ex64, -1, k, normalize=True, borderType=cv2.BORDER_CONSTANT)
+    std = np.sqrt(np.maximum(m2 - m1 * m1, 0.0))
+    off = patch // 2  # boxFilter centres the window: window at top-left (i, j) is centred at i + off
+    win_std = std[off:off + ex.shape[0] - patch + 1, off:off + ex.shape[1] - patch + 1]
+    textured_ex = win_std >= min_std
+    best = best_t = -1.0
+    n = n_t = over = over_t = 0
+    for i in range(0, out.shape[0] - patch + 1, stride):
+        for j in range(0, out.shape[1] - patch + 1, stride):
+            p = out[i:i + patch, j:j + patch]
+            if p.std() < 1e-3:
+                continue
+            r = cv2.matchTemplate(ex, p, cv2.TM_CCOEFF_NORMED)
+            v = float(r.max())
+            n += 1
+            best = max(best, v)
+            over += v > threshold
+            if p.std() >= min_std and textured_ex.any():
+                vt = float(r[textured_ex].max())
+                n_t += 1
+                best_t = max(best_t, vt)
+                over_t += vt > threshold
+    return CopyCheck(best, best_t, n, n_t, int(over), int(over_t), threshold, min_std, patch, stride)

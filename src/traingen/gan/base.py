@@ -226,6 +226,10 @@ class GANModel:
         """(Re)initialise every weight of G and D from ``generator``."""
         raise NotImplementedError
 
+    def data_init(self, images: torch.Tensor, *, generator: torch.Generator) -> None:
+        """Data-dependent initialisation on a batch of real ``images``, called by the trainer once before
+        the first step (not on resume). A no-op here; ``improved-gan-mlp`` uses it (``data_init: true``)."""
+
     # ----------------------------------------------------------------- training
     def optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         """``(opt_g, opt_d)``: Adam with the config's learning rates and betas."""

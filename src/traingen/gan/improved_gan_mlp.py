@@ -16,6 +16,12 @@ Discriminator: the image is mapped back to [0, 1] (the paper's input range) and 
 the head (:class:`~traingen.gan.layers.DiscriminatorHead`) gives K+1 logits (semi-supervised), or
 one logit (unconditional, or conditional with a projection term).
 
+Four details of the reference code are switches, off by default (see :class:`ImprovedGANMLPConfig`):
+data-dependent initialisation of D's weight-normalised layers (``data_init``, through
+:meth:`ImprovedGANMLP.data_init`, which the trainer calls once before the first step), fixed hidden
+gains (``train_hidden_gain: false``), the "generated" logit fixed at 0 (``fake_logit: zero``) and a
+uniform latent (``latent: uniform``).
+
 The noise layers are active in training mode only and draw from torch's global generator, which the
 trainer seeds from the run seed (``(seed, "gan", "torch")``) and stores in every checkpoint, so runs
 stay reproducible and resume exactly.
@@ -35,6 +41,7 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -102,6 +109,20 @@ class ImprovedGANMLPConfig(GANConfig):
         d_hidden: widths of D's hidden layers (paper: 1000, 500, 250, 250, 250).
         input_noise: standard deviation of the Gaussian noise on D's input (paper: 0.3).
         hidden_noise: standard deviation of the noise after each hidden layer of D (paper: 0.5).
+        data_init: data-dependent initialisation of D's weight-normalised layers (Salimans & Kingma,
+            section 3; the reference code does it on a batch of training images): on the batch given to
+            :meth:`ImprovedGANMLP.data_init`, each unit's gain and bias are set so that its
+            pre-activation has mean 0 and standard deviation 1. The trainer passes the labelled images.
+        train_hidden_gain: learn the gains ``g`` of D's hidden layers. The reference code keeps them
+            fixed after the data-dependent initialisation (only the output layer's gain is learned), so
+            D cannot scale its activations up to drown the Gaussian noise layers: ``false``.
+        fake_logit: ``learned``: D's head is a linear map to K+1 logits; ``zero``: the paper's
+            parametrisation, a weight-normalised linear map to K logits and the "generated" logit fixed
+            at 0 (``D(x) = Z(x) / (Z(x) + 1)``). Needs ``semi_supervised``.
+        latent: ``normal`` (N(0, 1)) or ``uniform`` (U[0, 1), the reference code's noise) ``z``.
+        d_init_std: standard deviation of the directions ``v`` of D's weight-normalised layers at
+            initialisation (the reference code: 0.1); with weight normalisation it sets how fast Adam turns
+            them (the step is relative to ``|v|``).
     """
 
     z_dim: int = 100
@@ -112,6 +133,11 @@ class ImprovedGANMLPConfig(GANConfig):
     d_hidden: list[int] = field(default_factory=lambda: [1000, 500, 250, 250, 250])
     input_noise: float = 0.3
     hidden_noise: float = 0.5
+    data_init: bool = False
+    train_hidden_gain: bool = True
+    fake_logit: Literal["learned", "zero"] = "learned"
+    latent: Literal["normal", "uniform"] = "normal"
+    d_init_std: float = 0.05
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -119,12 +145,22 @@ class ImprovedGANMLPConfig(GANConfig):
             widths = getattr(self, name)
             if not widths or any(int(w) < 1 for w in widths):
                 raise ConfigError(f"must be a non-empty list of widths >= 1, got {widths}", field=name)
-        for name in ("input_noise", "hidden_noise"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"must be >= 0, got {getattr(self, name)}", field=name)
+        for name in ("input_noise", "hidden_noise", "d_init_std"):
+            if getattr(self, name) < 0 or (name == "d_init_std" and self.d_init_std == 0):
+                raise ConfigError(f"must be {'> 0' if name == 'd_init_std' else '>= 0'}, got "
+                                  f"{getattr(self, name)}", field=name)
         if self.virtual_batch_norm:
             raise ConfigError("improved-gan-mlp has no virtual batch norm variant (its G uses batch norm)",
                               field="virtual_batch_norm")
+        if self.fake_logit not in ("learned", "zero"):
+            raise ConfigError(f"must be 'learned' or 'zero', got {self.fake_logit!r}", field="fake_logit")
+        if self.fake_logit == "zero" and not self.semi_supervised:
+            raise ConfigError("fake_logit: zero is the (K+1)-class head; it needs semi_supervised: true",
+                              field="fake_logit")
+        if self.fake_logit == "zero" and self.minibatch_discrimination:
+            raise ConfigError("fake_logit: zero has no minibatch discrimination variant", field="fake_logit")
+        if self.latent not in ("normal", "uniform"):
+            raise ConfigError(f"must be 'normal' or 'uniform', got {self.latent!r}", field="latent")
 
 
 class MLPGenerator(GeneratorBase):
@@ -148,6 +184,19 @@ class MLPGenerator(GeneratorBase):
         return torch.tanh(0.5 * self.out(self.hidden(h))).reshape(z.shape[0], *self.shape)
 
 
+class ZeroFakeLogitHead(nn.Module):
+    """The paper's (K+1)-class head: a weight-normalised linear map to K logits (gain learned) and a
+    constant 0 as the "generated" logit; returns ``{"logits": N x (K+1), "features"}``."""
+
+    def __init__(self, in_features: int, num_classes: int):
+        super().__init__()
+        self.linear = WNLinear(in_features, num_classes)
+
+    def forward(self, features: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        logits = self.linear(features)
+        return {"logits": torch.cat([logits, logits.new_zeros(logits.shape[0], 1)], 1), "features": features}
+
+
 class MLPDiscriminator(nn.Module):
     """``D(x, y)``: Gaussian noise and weight-normalised ReLU layers; ``{"logits", "features"}``."""
 
@@ -161,11 +210,45 @@ class MLPDiscriminator(nn.Module):
             layers += [WNLinear(width, w), nn.ReLU(), GaussianNoise(c.hidden_noise)]
             width = w
         self.hidden = nn.Sequential(*layers)
+        for layer in self.hidden:
+            if isinstance(layer, WNLinear):
+                layer.g.requires_grad_(c.train_hidden_gain)
         self.num_features = width
-        self.head = DiscriminatorHead(
-            width, c.num_classes, head_mode(c.semi_supervised, c.conditional),
-            minibatch=(c.minibatch_kernels, c.minibatch_kernel_dim) if c.minibatch_discrimination else None,
-        )
+        self.init_std = c.d_init_std
+        if c.fake_logit == "zero":
+            self.head: nn.Module = ZeroFakeLogitHead(width, c.num_classes)
+        else:
+            self.head = DiscriminatorHead(
+                width, c.num_classes, head_mode(c.semi_supervised, c.conditional),
+                minibatch=(c.minibatch_kernels, c.minibatch_kernel_dim) if c.minibatch_discrimination else None,
+            )
+
+    @torch.no_grad()
+    def data_init(self, x: torch.Tensor, *, generator: torch.Generator) -> None:
+        """Data-dependent initialisation (Salimans & Kingma, section 3) on the images ``x``.
+
+        Runs the training-mode forward pass layer by layer (noise drawn from ``generator``) and sets each
+        weight-normalised layer's gain ``g <- g / s`` and bias ``b <- -m / s``, where ``m`` and ``s`` are the
+        mean and standard deviation over ``x`` of each unit's pre-activation ``w . h`` before the bias;
+        the layer's output on ``x`` is then standardised. Includes the K-logit output layer of
+        ``fake_logit: zero``; a plain linear head is left as it is.
+        """
+        check_images(x, self.channels, self.image_size)
+        h = (0.5 * (x + 1.0)).flatten(1)
+        layers = list(self.hidden) + ([self.head.linear] if isinstance(self.head, ZeroFakeLogitHead) else [])
+        for layer in layers:
+            if isinstance(layer, GaussianNoise):
+                if layer.sigma:
+                    h = h + layer.sigma * torch.randn(h.shape, generator=generator, dtype=h.dtype).to(h.device)
+            elif isinstance(layer, WNLinear):
+                pre = F.linear(h, layer.weight)
+                m, s = pre.mean(0), pre.std(0, unbiased=False).clamp_min(1e-6)
+                layer.g.div_(s)
+                if layer.bias is not None:
+                    layer.bias.copy_(-m / s)
+                h = F.linear(h, layer.weight, layer.bias)
+            else:
+                h = layer(h)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         check_images(x, self.channels, self.image_size)
@@ -192,19 +275,36 @@ class ImprovedGANMLP(GANModel):
 
     def init_weights(self, generator: torch.Generator) -> None:
         init_mlp(self.G, generator)
-        init_mlp(self.D, generator)
+        init_mlp(self.D, generator, wn_std=self.config.d_init_std)
+
+    def data_init(self, images: torch.Tensor, *, generator: torch.Generator) -> None:
+        """With ``data_init: true``: D's data-dependent initialisation on ``images`` (N x C x H x W in
+        [-1, 1]); a no-op otherwise. The trainer calls it once, before the first step."""
+        if self.config.data_init:
+            D = self.D.module if hasattr(self.D, "module") else self.D
+            D.data_init(images, generator=generator)
+
+    def sample_z(self, n: int, *, generator: torch.Generator, truncation: float | None = None,
+                 device: Any = None) -> torch.Tensor:
+        """``latent: normal``: as every model; ``uniform``: U[0, 1) (no truncation)."""
+        if self.config.latent == "normal":
+            return super().sample_z(n, generator=generator, truncation=truncation, device=device)
+        if truncation is not None:
+            raise ConfigError("truncation needs a normal latent", field="truncation")
+        z = torch.rand((n, self.config.z_dim), generator=generator, device=generator.device)
+        return z if device is None else z.to(device)
 
 
 @torch.no_grad()
-def init_mlp(module: nn.Module, generator: torch.Generator) -> None:
-    """Redraw every weight of ``module`` from ``generator``: weight-normalised layers ``v ~ N(0, 0.05^2)``,
+def init_mlp(module: nn.Module, generator: torch.Generator, *, wn_std: float = 0.05) -> None:
+    """Redraw every weight of ``module`` from ``generator``: weight-normalised layers ``v ~ N(0, wn_std^2)``,
     ``g = 1``; plain linear and embedding weights ``N(0, 0.05^2)``; biases 0; BN gain 1, bias 0;
     minibatch discrimination tensors redrawn."""
     from .techniques.minibatch_discrimination import MinibatchDiscrimination
 
     for m in module.modules():
         if isinstance(m, WNLinear):
-            m.reset_parameters(generator)
+            m.reset_parameters(generator, std=wn_std)
         elif isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, 0.0, 0.05, generator=generator)
             if getattr(m, "bias", None) is not None:
@@ -217,4 +317,4 @@ def init_mlp(module: nn.Module, generator: torch.Generator) -> None:
 
 
 __all__ = ["GaussianNoise", "ImprovedGANMLP", "ImprovedGANMLPConfig", "MLPDiscriminator", "MLPGenerator",
-           "WNLinear", "init_mlp", "weight_normalised"]
+           "WNLinear", "ZeroFakeLogitHead", "init_mlp", "weight_normalised"]

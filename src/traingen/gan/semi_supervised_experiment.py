@@ -54,7 +54,7 @@ from ..core.errors import ConfigError
 from ..core.seeding import derive_seed, torch_generator
 from .techniques.semi_supervised import classify
 from .train_config import TrainConfig, build_model, resolved, train_config_from_dict
-from .trainer import batch_indices, load_real_data, split_labelled, train
+from .trainer import batch_indices, data_init, load_real_data, split_labelled, train
 
 #: DESIGN section 9: "clearly better" means at least this many points above supervised-only.
 CLEARLY_BETTER_POINTS = 10.0
@@ -169,6 +169,7 @@ def train_supervised_only(cfg: TrainConfig, *, progress: Callable[[int, int], An
     data = load_real_data(cfg.data, image_size=mc.image_size, channels=mc.channels,
                           num_classes=mc.num_classes)
     labelled, _ = split_labelled(data, cfg.labelled, seed=cfg.seed)
+    data_init(model, data, labelled, seed=cfg.seed)  # as the GAN arm: same images, same noise
     _, opt_d = model.optimizers()
     model.train()
     total = cfg.steps * cfg.d_steps

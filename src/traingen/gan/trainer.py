@@ -188,6 +188,15 @@ def split_labelled(data: RealData, n_labelled: int, *, seed: int) -> tuple[torch
     return mask.nonzero().squeeze(1), (~mask).nonzero().squeeze(1)
 
 
+def data_init(model: Any, data: RealData, labelled: torch.Tensor, *, seed: int, limit: int = 500) -> None:
+    """Call ``model.data_init`` on the labelled images (at most ``limit``, a seeded choice), its noise
+    drawn from ``(seed, "gan", "data-init")``: a function of the seed, the same for every arm of an
+    experiment and every DDP rank."""
+    g = torch_generator(seed, "gan", "data-init")
+    idx = labelled if len(labelled) <= limit else labelled[torch.randperm(len(labelled), generator=g)[:limit]]
+    model.data_init(data.images[idx.to(data.images.device)], generator=g)
+
+
 def batch_indices(pool: torch.Tensor, batch: int, *, seed: int, draw: int, key: str = "data") -> torch.Tensor:
     """Indices of batch number ``draw`` from ``pool``: epochs of seeded permutations, the last partial
     batch of each epoch dropped. A function of ``(seed, key, draw)`` alone, so resume is exact."""
@@ -478,6 +487,8 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: _Dist, *, resume: bool, overwr
         start = int(state["step"])
     elif resume:
         notices.append(f"{run_dir}: no checkpoint to resume from; starting at step 0")
+    if ckpt is None:
+        data_init(model, data, labelled, seed=cfg.seed)
 
     if rank0:
         run_dir.mkdir(parents=True, exist_ok=True)

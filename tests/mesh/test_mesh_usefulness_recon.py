@@ -84,7 +84,11 @@ def test_recon_and_true_views_share_views_but_not_shapes(tiny_run):
 def test_rerun_reuses_the_data_and_gives_the_same_table(tiny_run):
     out, cfg, table = tiny_run
     again = run_experiment(cfg, out)
-    assert again["data_reused"] and again["arms"] == table["arms"]
+    # Everything but the measured CPU seconds (which differ run to run) must be the same.
+    def strip(arms):
+        return {a: {k: v for k, v in r.items() if not k.endswith("cpu_s")} for a, r in arms.items()}
+
+    assert again["data_reused"] and strip(again["arms"]) == strip(table["arms"])
 
 
 def test_main_writes_the_table(tmp_path, capsys):

@@ -289,9 +289,17 @@ def config_from_args(a: argparse.Namespace) -> ExperimentConfig:
                             seeds=tuple(int(s) for s in a.seeds.split(",") if s))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m traingen.mesh.usefulness``: run the experiment, print the table, write the files."""
-    a = _parser().parse_args(argv)
+def run_demo_cli(a: argparse.Namespace, config_from_args, run_experiment, format_table, summary) -> int:
+    """The shared body of the three demonstrations' ``main``: run, copy the figure, print the table.
+
+    Args:
+        a: parsed arguments with ``out``, ``figure`` and ``quiet``.
+        config_from_args: ``a -> config``; run_experiment: ``(config, out, log=) -> table``.
+        format_table: ``table -> str``; summary: ``table -> str``, the closing line (CPU s, load).
+
+    Returns:
+        The exit status: 0, or 2 after printing a :class:`TraingenError`.
+    """
     try:
         cfg = config_from_args(a)
         table = run_experiment(cfg, a.out, log=None if a.quiet else lambda m: print(m, file=sys.stderr, flush=True))
@@ -304,9 +312,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_table(table))
-    print(f"data CPU s {table['data_cpu_s']}, run CPU s {table['run_cpu_s']}, load average "
-          f"{table['loadavg_start'][0]} -> {table['loadavg_end'][0]}")
+    print(summary(table))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m traingen.mesh.usefulness``: run the experiment, print the table, write the files."""
+    return run_demo_cli(_parser().parse_args(argv), config_from_args, run_experiment, format_table,
+                        lambda t: f"data CPU s {t['data_cpu_s']}, run CPU s {t['run_cpu_s']}, load average "
+                                  f"{t['loadavg_start'][0]} -> {t['loadavg_end'][0]}")
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through main()

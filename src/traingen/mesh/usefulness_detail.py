@@ -50,14 +50,13 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import ConfigError, TraingenError
+from ..core.errors import ConfigError
 from ..core.seeding import numpy_rng
 from .mesh import Mesh
 
@@ -374,23 +373,12 @@ def config_from_args(a: argparse.Namespace) -> DetailDemoConfig:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m traingen.mesh.usefulness_detail``: run the experiment, print the table, write the files."""
-    a = _parser().parse_args(argv)
-    try:
-        cfg = config_from_args(a)
-        table = run_experiment(cfg, a.out, log=None if a.quiet else lambda m: print(m, file=sys.stderr, flush=True))
-        if a.figure:
-            from ..data.cache import atomic_write_bytes
+    from .usefulness import run_demo_cli
 
-            Path(a.figure).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(a.figure, (Path(a.out) / "figure.png").read_bytes())
-    except TraingenError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(format_table(table))
-    print(f"transfer correlation with the truth (mean over rings shapes) {table['transfer_corr_mean']}; data CPU s "
-          f"{table['data_cpu_s']}, run CPU s {table['run_cpu_s']}, load average {table['loadavg_start'][0]} -> "
-          f"{table['loadavg_end'][0]}")
-    return 0
+    return run_demo_cli(_parser().parse_args(argv), config_from_args, run_experiment, format_table,
+                        lambda t: f"transfer correlation with the truth (mean over rings shapes) {t['transfer_corr_mean']}; "
+                                  f"data CPU s {t['data_cpu_s']}, run CPU s {t['run_cpu_s']}, load average "
+                                  f"{t['loadavg_start'][0]} -> {t['loadavg_end'][0]}")
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through main()

@@ -45,14 +45,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..core.errors import ConfigError, TraingenError
+from ..core.errors import ConfigError
 from ..core.seeding import derive_seed, numpy_rng
 
 ARMS = ("aug2d", "recon", "true-views")
@@ -420,23 +419,12 @@ def config_from_args(a: argparse.Namespace) -> ReconDemoConfig:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m traingen.mesh.usefulness_recon``: run the experiment, print the table, write the files."""
-    a = _parser().parse_args(argv)
-    try:
-        cfg = config_from_args(a)
-        table = run_experiment(cfg, a.out, log=None if a.quiet else lambda m: print(m, file=sys.stderr, flush=True))
-        if a.figure:
-            from ..data.cache import atomic_write_bytes
+    from .usefulness import run_demo_cli
 
-            Path(a.figure).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(a.figure, (Path(a.out) / "figure.png").read_bytes())
-    except TraingenError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(format_table(table))
-    print(f"reconstruction IoU (4 views) {table['recon_iou_mean']:.3f}; data CPU s {table['data_cpu_s']}, "
-          f"recon training CPU s {table['recon_train_cpu_s']}, run CPU s {table['run_cpu_s']}, load average "
-          f"{table['loadavg_start'][0]} -> {table['loadavg_end'][0]}")
-    return 0
+    return run_demo_cli(_parser().parse_args(argv), config_from_args, run_experiment, format_table,
+                        lambda t: f"reconstruction IoU (4 views) {t['recon_iou_mean']:.3f}; data CPU s {t['data_cpu_s']}, "
+                                  f"recon training CPU s {t['recon_train_cpu_s']}, run CPU s {t['run_cpu_s']}, "
+                                  f"load average {t['loadavg_start'][0]} -> {t['loadavg_end'][0]}")
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through main()

@@ -139,6 +139,7 @@ def main() -> None:
     ap.add_argument("--blender-n", type=int, default=8, help="scenes of the GL vs Cycles run (needs bpy; 0 skips)")
     ap.add_argument("--blender-samples", nargs="+", type=int, default=[4, 16])
     ap.add_argument("--blender-figure", help="PNG of GL vs Cycles on the first 2 scenes")
+    ap.add_argument("--blender-sizes", nargs="+", default=["256x256"], help="sizes of the GL vs Cycles run")
     args = ap.parse_args()
 
     load0 = os.getloadavg()
@@ -159,10 +160,15 @@ def main() -> None:
     try:
         import bpy
 
-        side = blender_side_by_side(args.blender_n, (256, 256), args.blender_samples, args.blender_figure)
+        parts = []
+        for i, size in enumerate(args.blender_sizes):
+            w, h = (int(x) for x in size.split("x"))
+            side = blender_side_by_side(args.blender_n, (w, h), args.blender_samples,
+                                        args.blender_figure if i == 0 else None)
+            parts.append(f"at {size}: " + "; ".join(f"{k} {ips:.3f} img/s, {cpu:.3f} CPU s/img" for k, ips, cpu in side))
         blender = (f"Blender {bpy.app.version_string} Cycles (CPU, 1 thread, no denoising) vs GL on the same "
-                   f"{args.blender_n} scenes at 256² (sampling + render + labels, no writing; first image untimed): "
-                   + "; ".join(f"{k} {ips:.3f} img/s, {cpu:.3f} CPU s/img" for k, ips, cpu in side))
+                   f"{args.blender_n} scenes (sampling + render + labels, no writing; first image untimed) "
+                   + " — ".join(parts) + ".")
     except ImportError:
         blender = "Blender Cycles: not run (`bpy` is not installed on this machine; the `[blender]` extra)."
 

@@ -332,10 +332,9 @@ def _num(x: float) -> float | None:
 def format_table(table: dict) -> str:
     names = {"base": "(a) base meshes (no detail)", "transferred": "(b) detail-transferred meshes",
              "true": "(c) true detailed meshes"}
-    lines = ["| arm | test accuracy, mean ± std (%) | per seed | train images |", "| --- | --- | --- | --- |"]
-    for arm, r in table["arms"].items():
-        lines.append(f"| {names[arm]} | {r['mean']:.2f} ± {r['std']:.2f} | "
-                     f"{', '.join(f'{a:.2f}' for a in r['accuracy'])} | {r['train_images']} |")
+    from .usefulness_recon import arm_rows
+
+    lines = arm_rows(table["arms"], names)
     v = table["verdict"]
     lines.append(f"\ngap closed ((b) − (a)) / ((c) − (a)) = {v['gap_closed']} (target >= 0.5: "
                  f"{'met' if v['met'] else 'NOT met'}); per seed {v['gap_closed_per_seed']}.")

@@ -374,14 +374,20 @@ def run_experiment(cfg: ReconDemoConfig, out: str | os.PathLike, *, log=None) ->
     return table
 
 
+def arm_rows(arms: dict, names: dict) -> list[str]:
+    """Markdown header and one row per arm (mean ± std, per seed, train images); shared with usefulness_detail."""
+    lines = ["| arm | test accuracy, mean ± std (%) | per seed | train images |", "| --- | --- | --- | --- |"]
+    for arm, r in arms.items():
+        lines.append(f"| {names[arm]} | {r['mean']:.2f} ± {r['std']:.2f} | "
+                     f"{', '.join(f'{a:.2f}' for a in r['accuracy'])} | {r['train_images']} |")
+    return lines
+
+
 def format_table(table: dict) -> str:
     """A Markdown table of the arms and the verdict line."""
     names = {"aug2d": "(i) 2D augmentations of the view", "recon": "(ii) novel views of the reconstruction",
              "true-views": "(iii) reference: the same views of the true mesh"}
-    lines = ["| arm | test accuracy, mean ± std (%) | per seed | train images |", "| --- | --- | --- | --- |"]
-    for arm, r in table["arms"].items():
-        lines.append(f"| {names[arm]} | {r['mean']:.2f} ± {r['std']:.2f} | "
-                     f"{', '.join(f'{a:.2f}' for a in r['accuracy'])} | {r['train_images']} |")
+    lines = arm_rows(table["arms"], names)
     v = table["verdict"]
     lines.append(f"\n(ii) − (i) = {v['recon_minus_aug2d']:+.2f} points (target > 0: {'met' if v['met'] else 'NOT met'}); "
                  f"test views >= {table['min_test_gap_deg']:.1f}° from the input view.")

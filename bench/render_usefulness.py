@@ -82,11 +82,13 @@ def photo_folders(work: Path) -> tuple[Path, Path]:
 def render_sets(work: Path, n_train: int, n_test: int, workers: int, size: int = 128,
                 distance: tuple[float, float] = (3.5, 8.0), arms: tuple[str, ...] = ("randomized", "fixed"),
                 classes: tuple[str, ...] = ("car",), tex_pool: int = 48, bg_pool: int = 16,
-                dead_leaves: bool = False) -> dict[str, Path]:
+                dead_leaves: bool = False, n_val: int = 0) -> dict[str, Path]:
     """Render the arms' training sets and the photo-textured test set (each skipped when already there).
 
     All sets share the recipes' ranges except ``camera.distance``: the paper's 6-14 m leaves a median object
-    of ~16×16 px at 128², too small for a CPU-sized segmenter; ``distance`` moves the camera closer."""
+    of ~16×16 px at 128², too small for a CPU-sized segmenter; ``distance`` moves the camera closer.
+    ``n_val`` > 0 also renders ``val``: the randomized arm's distribution from another seed (the set that
+    picks training settings; the photo-textured test set never does)."""
     from traingen.core.config import load_yaml
     from traingen.render.job import run_render
     from traingen.render.scene import scene_from_dict
@@ -106,10 +108,11 @@ def render_sets(work: Path, n_train: int, n_test: int, workers: int, size: int =
     small["background"] = {"pool": bg_pool, "size": size, "procedural": ["noise", "gradient", "checker", "stripes", *extra]}
     sets = {"randomized": (scene_from_dict(small), n_train, 1),
             "fixed": (scene_from_dict(fixed), n_train, 1),
-            "test": (scene_from_dict(test_scene), n_test, 99)}
+            "test": (scene_from_dict(test_scene), n_test, 99),
+            "val": (scene_from_dict(small), n_val, 7)}
     out = {}
     for name, (cfg, n, seed) in sets.items():
-        if name not in (*arms, "test"):
+        if name not in (*arms, "test") and not (name == "val" and n_val > 0):
             continue
         t0 = time.perf_counter()
         run_render(work / name, n=n, scene=cfg, seed=seed, fmt="coco", workers=workers, shard_size=100)
@@ -352,7 +355,8 @@ def evaluate(model, folder: Path, images: np.ndarray, masks: np.ndarray | None =
     return out
 
 
-def figure(work: Path, path: Path, arms: list[str], seed: int, count: int = 6, boundary: bool = False) -> Path:
+def figure(work: Path, path: Path, arms: list[str], seed: int, count: int = 6, boundary: bool = False,
+           models: Path | None = None) -> Path:
     """Test renders (photo textures), their class map and each arm's predicted class map, one row per image
     (colours: car red, chair green, mug blue), from the models the run saved in ``work``."""
     import torch
@@ -365,7 +369,7 @@ def figure(work: Path, path: Path, arms: list[str], seed: int, count: int = 6, b
     pick = [i for i in range(len(images)) if masks[i].any()][:count]
     preds = {}
     for arm in arms:
-        state = load_file(str(work / f"model-{arm}-{seed}.safetensors"))
+        state = load_file(str((models or work) / f"model-{arm}-{seed}.safetensors"))
         model = make_model(int(state["head.weight"].shape[0]), int(state["stem.0.weight"].shape[0]))
         model.load_state_dict(state)
         with torch.no_grad():
@@ -382,6 +386,7 @@ def figure(work: Path, path: Path, arms: list[str], seed: int, count: int = 6, b
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", default="/tmp/render-usefulness")
+    ap.add_argument("--models", help="folder for the models and per-run results (default: --work, beside the renders)")
     ap.add_argument("--n-train", type=int, default=2000)
     ap.add_argument("--n-test", type=int, default=300)
     ap.add_argument("--steps", type=int, default=2000, help="optimizer steps per arm and seed (load-independent)")
@@ -405,49 +410,72 @@ def main() -> None:
     ap.add_argument("--tex-pool", type=int, default=48, help="randomized arm: object texture pool size")
     ap.add_argument("--bg-pool", type=int, default=16, help="randomized arm: background pool size")
     ap.add_argument("--dead-leaves", action="store_true", help="randomized arm: add dead-leaves textures")
+    ap.add_argument("--val", type=int, default=0,
+                    help="also render and score this many validation renders of the randomized arm's distribution")
+    ap.add_argument("--skip-test", action="store_true",
+                    help="no test-set scores (probes that pick settings look at training-distribution renders only)")
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse a model saved in --work by a run with the same settings instead of training it")
     args = ap.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    models = Path(args.models) if args.models else work
+    models.mkdir(parents=True, exist_ok=True)
     t_start, c_start = time.perf_counter(), time.process_time()
     load0 = os.getloadavg()
     sets = render_sets(work, args.n_train, args.n_test, args.workers, args.size, tuple(args.distance), tuple(args.arms),
-                       tuple(args.classes), args.tex_pool, args.bg_pool, args.dead_leaves)
+                       tuple(args.classes), args.tex_pool, args.bg_pool, args.dead_leaves, args.val)
     test_images, test_masks, test_inst = load_coco(sets["test"], with_instances=True)
     n_cls = len(args.classes) + 1 + args.boundary  # background, the classes, the boundary class
     # The oracle: the true class maps (with their boundaries) decoded the same way -- the ceiling of the decoding.
     truth = with_boundaries(test_masks, test_inst, n_cls - 1) if args.boundary else test_masks
-    oracle = evaluate(None, sets["test"], test_images, probs=np.eye(n_cls, dtype=np.float32)[truth].transpose(0, 3, 1, 2),
-                      boundary=args.boundary)
+    oracle = {} if args.skip_test else evaluate(
+        None, sets["test"], test_images, probs=np.eye(n_cls, dtype=np.float32)[truth].transpose(0, 3, 1, 2),
+        boundary=args.boundary)
     print("oracle (true class maps decoded)", oracle, file=sys.stderr, flush=True)
     from safetensors.torch import load_file, save_file
 
     rows = []
+    data = {}
     for arm in args.arms:
         images, masks, inst = load_coco(sets[arm], with_instances=True)
-        targets = with_boundaries(masks, inst, n_cls - 1) if args.boundary else masks
-        for seed in args.seeds:
-            stem = work / f"model-{arm}-{seed}"
-            if args.eval_only:  # the models (and training CPU seconds) a previous run saved
+        data[arm] = images, masks, (with_boundaries(masks, inst, n_cls - 1) if args.boundary else masks)
+        del inst
+    val = load_coco(sets["val"]) if "val" in sets else None
+    setting = {"steps": args.steps, "width": args.width, "batch": args.batch, "lr": args.lr, "crop": args.crop,
+               "bg_weight": args.bg_weight, "boundary": args.boundary, "n_train": args.n_train}
+    for seed in args.seeds:  # seed-major: a run cut short still has both arms of its first seeds
+        for arm in args.arms:
+            images, masks, targets = data[arm]
+            stem = models / f"model-{arm}-{seed}"
+            meta = json.loads(Path(f"{stem}.json").read_text()) if Path(f"{stem}.json").is_file() else {}
+            if args.eval_only or (args.resume and meta.get("setting") == setting):  # a saved model
                 state = load_file(f"{stem}.safetensors")
                 model = make_model(int(state["head.weight"].shape[0]), int(state["stem.0.weight"].shape[0]))
                 model.load_state_dict(state)
                 model.eval()
-                cpu = json.loads(Path(f"{stem}.json").read_text())["cpu_s"] if Path(f"{stem}.json").is_file() else 0
+                cpu = meta.get("cpu_s", 0.0)
             else:
                 c0 = time.process_time()
                 model = train(images, targets, classes=n_cls, seed=seed, steps=args.steps,
                               batch=args.batch, width=args.width, lr=args.lr, bg_weight=args.bg_weight,
                               crop=args.crop)
                 cpu = time.process_time() - c0
-                save_file(model.state_dict(), f"{stem}.safetensors")
-                Path(f"{stem}.json").write_text(json.dumps({"cpu_s": cpu, "steps": args.steps}))
-            res = evaluate(model, sets["test"], test_images, test_masks, boundary=args.boundary)
+                save_file(model.state_dict(), f"{stem}.safetensors.tmp")
+                os.replace(f"{stem}.safetensors.tmp", f"{stem}.safetensors")
+                Path(f"{stem}.json").write_text(json.dumps({"cpu_s": cpu, "steps": args.steps, "setting": setting}))
+            res = {} if args.skip_test else evaluate(model, sets["test"], test_images, test_masks,
+                                                      boundary=args.boundary)
             fit = (evaluate(model, sets[arm], images, masks, limit=args.fit_check, boundary=args.boundary)
                    if args.fit_check else {})
-            rows.append((arm, seed, cpu, res, fit))
-            print(arm, seed, f"{cpu:.0f} s CPU", "test", res, "train", fit, file=sys.stderr, flush=True)
+            vres = evaluate(model, sets["val"], *val, boundary=args.boundary) if val is not None else {}
+            rows.append((arm, seed, cpu, res, fit, vres))
+            print(arm, seed, f"{cpu:.0f} s CPU", "test", res, "train", fit, "val", vres, file=sys.stderr, flush=True)
+            Path(models / f"result-{arm}-{seed}.json").write_text(json.dumps(
+                {"arm": arm, "seed": seed, "cpu_s": cpu, "setting": setting, "test": res, "train": fit, "val": vres,
+                 "load": os.getloadavg()}, indent=1))
     if args.figure:
-        figure(work, Path(args.figure), args.arms, args.seeds[0], boundary=args.boundary)
+        figure(work, Path(args.figure), args.arms, args.seeds[0], boundary=args.boundary, models=models)
     load1 = os.getloadavg()
     lines = [f"## Domain randomization usefulness ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", "",
              f"Command: `OMP_NUM_THREADS=1 python bench/render_usefulness.py {' '.join(sys.argv[1:])}`  ",
@@ -466,23 +494,25 @@ def main() -> None:
              + "AP from pycocotools COCOeval (x100); 'easy' = objects under 30 px or more than half occluded "
              "are ignore regions (iscrowd); "
              "IoU = pixel IoU of the arg-max class map, mean over object classes (x100); "
-             f"'train' = the same on the arm's first {args.fit_check} training renders.", "",
+             f"'train' = the same on the arm's first {args.fit_check} training renders; 'val' = on {args.val} other "
+             "renders of the randomized arm's distribution.", "",
              "| arm | seed | training CPU s | test segm AP | test segm AP50 | test bbox AP | test bbox AP50 | "
-             "test segm AP easy | test bbox AP easy | test IoU | train segm AP | train segm AP easy | train IoU |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "test segm AP easy | test bbox AP easy | test IoU | train segm AP | train IoU | val segm AP | val IoU |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     nan = float("nan")
-    o = oracle
-    lines.append(f"| oracle (true class maps) | - | - | {o['segm_AP']:.1f} | {o['segm_AP50']:.1f} | {o['bbox_AP']:.1f} | "
-                 f"{o['bbox_AP50']:.1f} | {o['segm_AP_easy']:.1f} | {o['bbox_AP_easy']:.1f} | - | | | |")
-    for arm, seed, cpu, r, fit in rows:
-        lines.append(f"| {arm} | {seed} | {cpu:.0f} | {r['segm_AP']:.1f} | {r['segm_AP50']:.1f} | {r['bbox_AP']:.1f} | "
-                     f"{r['bbox_AP50']:.1f} | {r['segm_AP_easy']:.1f} | {r['bbox_AP_easy']:.1f} | "
-                     f"{r.get('IoU', nan):.1f} | {fit.get('segm_AP', nan):.1f} | {fit.get('segm_AP_easy', nan):.1f} | "
-                     f"{fit.get('IoU', nan):.1f} |")
+    keys = ("segm_AP", "segm_AP50", "bbox_AP", "bbox_AP50", "segm_AP_easy", "bbox_AP_easy")
+    if oracle:
+        lines.append("| oracle (true class maps) | - | - | " + " | ".join(f"{oracle[k]:.1f}" for k in keys)
+                     + " | - | | | | |")
+    for arm, seed, cpu, r, fit, v in rows:
+        lines.append(f"| {arm} | {seed} | {cpu:.0f} | " + " | ".join(f"{r.get(k, nan):.1f}" for k in keys)
+                     + f" | {r.get('IoU', nan):.1f} | {fit.get('segm_AP', nan):.1f} | {fit.get('IoU', nan):.1f} | "
+                     f"{v.get('segm_AP', nan):.1f} | {v.get('IoU', nan):.1f} |")
     for arm in args.arms:
-        for key in ("segm_AP", "bbox_AP", "segm_AP_easy", "bbox_AP_easy", "IoU"):
-            vals = [r[key] for a, _, _, r, _ in rows if a == arm]
-            lines.append(f"- {arm}: test {key} {np.mean(vals):.1f} ± {np.std(vals):.1f} over seeds {args.seeds}")
+        for key in ("segm_AP", "segm_AP50", "bbox_AP", "IoU"):
+            vals = [r[key] for a, _, _, r, _, _ in rows if a == arm and key in r]
+            if vals:
+                lines.append(f"- {arm}: test {key} {np.mean(vals):.1f} ± {np.std(vals):.1f} over seeds {args.seeds}")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -193,7 +193,7 @@ def test_score_and_augment_commands_end_to_end(tmp_path, monkeypatch):
     from traingen.translate import load_translate_config, train_translation
     from traingen.translate.data import TranslationData
 
-    def toy_range(start, count):
+    def toy_range(start, count, variant="default"):
         images, labels = _toy(count, start)
         images = np.pad(images, ((0, 0), (8, 8), (8, 8), (0, 0)), constant_values=128)
         labels = np.pad(labels, ((0, 0), (8, 8), (8, 8)))
@@ -221,5 +221,5 @@ def test_score_and_augment_commands_end_to_end(tmp_path, monkeypatch):
     assert [r["step"] for r in curve["rows"]] == [1, 2] and curve["rows"][1]["train_cpu_s"] == 1
     assert curve["rows"][1]["miou"] == res["rows"]["pix2pix L1 + cGAN"]["miou"]
     aug = fx.run_augment(tmp_path, seg, gen_only=True)
-    assert len([k for k in aug if k != "train_cpu_s"]) == 3
+    assert len([k for k in aug if k not in ("train_cpu_s", "variant")]) == 3 and aug["variant"] == "default"
     assert aug["real only (1,000)"] == rec["held_out_real"]

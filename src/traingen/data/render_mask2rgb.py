@@ -7,9 +7,18 @@ for objects) scaled by ``255 // (classes + 1)``, channel 2 the depth (linear, 0 
 image's valid pixels, 255 at the nearest; 0 where nothing was hit). B is the rendered image. 500 pairs,
 split 80/20 by the fixed rule (one class: "scene").
 
+``builtin:render-mask2rgb-classtex`` is the same renderer, seed and label encoding with the scene of
+:data:`VARIANTS` ``"class-textures"``: every object of a class wears its class's one texture (car a checker,
+chair stripes, mug value noise; distractors all dead leaves; one background image, no ground plane, no random
+UV or tint), while layout, pose, camera and lights stay random. A class's appearance is then predictable from
+its label map, as a Cityscapes class's is (road grey, vegetation green): the labels -> photo setting of
+Isola et al. (2017), which the default domain-randomised textures are not (the best L1 answer for a random
+texture is a flat grey object).
+
 :func:`render_range` gives more pairs of the same renderer beyond the dataset's ``COUNT`` (images
 ``start .. start + count - 1``, cached as ``datasets/render-mask2rgb-range-<start>-<count>-v1.npz``): the
-FCN-score experiment draws its separate segmenter-training renders and held-out label maps from there.
+FCN-score experiment draws its separate segmenter-training renders and held-out label maps from there;
+``variant="class-textures"`` gives the same ranges of the class-texture scene.
 
 Rendering needs moderngl with an EGL/OSMesa context (the ``[render]`` extra); without it loading the
 dataset is a clear DataError.
@@ -24,6 +33,18 @@ from .builtin import DATASETS, DatasetInfo
 SEED = 20_240_803
 COUNT = 500
 SIZE = 64
+#: Scene overrides per variant (a :func:`~traingen.render.scene.scene_from_dict` dict). ``default`` is the
+#: dataset's scene (its bytes never change); ``class-textures`` fixes the texture of each class: with
+#: ``textures.randomize`` off the renderer gives class ``k`` pool layer ``k`` (the kinds below, in order),
+#: every distractor the last layer, the background layer 0 unscaled; the ground plane would share class 0's
+#: layer, so it is off.
+VARIANTS: dict[str, dict] = {
+    "default": {},
+    "class-textures": {"textures": {"randomize": False, "pool": 4,
+                                    "procedural": ["checker", "stripes", "noise", "dead-leaves"]},
+                       "background": {"pool": 1}, "ground": {"p_visible": 0.0}},
+}
+_PREFIX = {"default": "render-mask2rgb", "class-textures": "render-mask2rgb-classtex"}
 
 
 def labels_to_rgb(class_mask: np.ndarray, depth: np.ndarray, n_classes: int) -> np.ndarray:
@@ -39,11 +60,21 @@ def labels_to_rgb(class_mask: np.ndarray, depth: np.ndarray, n_classes: int) -> 
     return np.stack([cls, cls, out], axis=-1)
 
 
-def _render(start: int, count: int) -> np.ndarray:
+def _check_variant(variant: str) -> None:
+    from ..core.errors import DataError
+
+    if variant not in VARIANTS:
+        raise DataError(f"unknown variant {variant!r}; expected one of {sorted(VARIANTS)}", where="render-mask2rgb",
+                        field="variant")
+
+
+def _render(start: int, count: int, variant: str = "default") -> np.ndarray:
     from ..render.job import SceneRenderer
     from ..render.scene import scene_from_dict
 
-    r = SceneRenderer(scene_from_dict({"version": 1, "width": SIZE, "height": SIZE}), seed=SEED)
+    _check_variant(variant)
+    scene = {"version": 1, "width": SIZE, "height": SIZE, **VARIANTS[variant]}
+    r = SceneRenderer(scene_from_dict(scene), seed=SEED)
     try:
         n_classes = len(r.catalogue.classes)
         images = []
@@ -60,14 +91,20 @@ def _load() -> dict[str, np.ndarray]:
     return {"images": _render(0, COUNT), "labels": np.zeros(COUNT, np.int64)}
 
 
-def render_range(start: int, count: int) -> np.ndarray:
+def _load_classtex() -> dict[str, np.ndarray]:
+    return {"images": _render(0, COUNT, "class-textures"), "labels": np.zeros(COUNT, np.int64)}
+
+
+def render_range(start: int, count: int, *, variant: str = "default") -> np.ndarray:
     """A|B pairs (``count`` × 64 × 128 × 3 uint8) of renderer images ``start .. start + count - 1``.
 
-    Image ``i`` is the same as the dataset's image ``i`` would be (a pure function of ``(SEED, i)``), so
-    ranges starting at or after ``COUNT`` hold scenes the dataset does not. Cached after the first call.
+    Image ``i`` is the same as the ``variant``'s dataset's image ``i`` would be (a pure function of
+    ``(SEED, i)``), so ranges starting at or after ``COUNT`` hold scenes the dataset does not. Cached after
+    the first call (``render-mask2rgb[-classtex]-range-<start>-<count>-v1.npz``).
 
     Example:
         >>> pairs = render_range(500, 1000)      # 1,000 renders none of the 500 dataset pairs share
+        >>> fixed = render_range(500, 1000, variant="class-textures")   # the same scenes, class textures
     """
     from ..core.errors import DataError
     from .builtin import CACHE_VERSION
@@ -76,11 +113,12 @@ def render_range(start: int, count: int) -> np.ndarray:
     if start < 0 or count < 1:
         raise DataError(f"need start >= 0 and count >= 1, got start={start}, count={count}",
                         where="render-mask2rgb")
-    path = cache_dir() / "datasets" / f"render-mask2rgb-range-{start}-{count}-v{CACHE_VERSION}.npz"
+    _check_variant(variant)
+    path = cache_dir() / "datasets" / f"{_PREFIX[variant]}-range-{start}-{count}-v{CACHE_VERSION}.npz"
     arrays = load_npz(path) if path.exists() else None
     if arrays is None or arrays.get("images") is None or len(arrays["images"]) != count:
         try:
-            arrays = {"images": _render(start, count)}
+            arrays = {"images": _render(start, count, variant)}
         except (ImportError, OSError) as e:
             raise DataError(f"cannot render: {e}", where="render-mask2rgb") from e
         save_npz_atomic(path, **arrays)
@@ -91,3 +129,9 @@ DATASETS.register("render-mask2rgb")(DatasetInfo(
     "render-mask2rgb", "renderer class mask + depth | rendered RGB, 64x64 pairs side by side (A|B)",
     "traingen.render default scene (procedural textures), seed fixed", "generated by traingen (MIT)",
     COUNT, "64x128 RGB (A|B)", ("scene",), {"train": 400, "test": 100}, loader=_load))
+
+DATASETS.register("render-mask2rgb-classtex")(DatasetInfo(
+    "render-mask2rgb-classtex", "renderer class mask + depth | rendered RGB, one fixed texture per class, 64x64 "
+    "pairs side by side (A|B)", "traingen.render scene VARIANTS['class-textures'], seed fixed",
+    "generated by traingen (MIT)", COUNT, "64x128 RGB (A|B)", ("scene",), {"train": 400, "test": 100},
+    loader=_load_classtex))

@@ -54,7 +54,7 @@ _LAZY = {
     "classify": ".techniques.semi_supervised",
 }
 _SUBMODULES = ("cdcgan", "sagan", "biggan", "layers", "losses", "techniques", "trainer", "ema", "sample",
-               "train_config", "semi_supervised_experiment", "diagnostics")
+               "train_config", "semi_supervised_experiment", "diagnostics", "lr_schedule")
 
 __all__ = [
     "GAN_MODELS",

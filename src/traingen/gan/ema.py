@@ -83,18 +83,23 @@ class EMA:
         module: the live network (deep-copied; the copy takes no gradients).
         decay: weight of the old average per update (0.999 is BigGAN-PyTorch's 0.9999 for short runs).
         start: steps before which the average is a plain copy of the live weights.
+        debias: average only the iterates after ``start`` (Adam's bias correction): the ``n``-th update
+            after ``start`` moves the average by ``(1 - decay) / (1 - decay^n)`` of the way (``1 / n``
+            when ``decay`` is 1, the plain Polyak mean), so the weights the average started from do not
+            linger in it (``decay^n`` of them would with the plain update).
 
     Attributes:
         module: the averaged network, in eval mode; sample from it.
     """
 
-    def __init__(self, module: torch.nn.Module, decay: float = 0.999, start: int = 0):
+    def __init__(self, module: torch.nn.Module, decay: float = 0.999, start: int = 0, *, debias: bool = False):
         if not 0.0 <= decay <= 1.0:
             raise ConfigError(f"decay must lie in [0, 1], got {decay}", field="ema_decay")
         if start < 0:
             raise ConfigError(f"start must be >= 0, got {start}", field="ema_start")
         self.decay = float(decay)
         self.start = int(start)
+        self.debias = bool(debias)
         self.module = copy.deepcopy(_unwrap(module))
         self.module.requires_grad_(False)
         self.module.eval()
@@ -103,6 +108,10 @@ class EMA:
         """Update after training step ``step`` (1-based): a copy before ``start``, then the average."""
         if step <= self.start:
             copy_weights_(self.module, live)
+        elif self.debias:
+            n = step - self.start
+            rate = 1.0 / n if self.decay == 1.0 else (1.0 - self.decay) / (1.0 - self.decay ** n)
+            ema_update_(self.module, live, 1.0 - min(rate, 1.0))
         else:
             ema_update_(self.module, live, self.decay)
 

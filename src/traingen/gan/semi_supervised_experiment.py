@@ -13,7 +13,11 @@ same network trained on the labelled images alone:
   only its D trained, with D's optimizer of :meth:`GANModel.optimizers`, on the same labelled images
   in the same batch order (:func:`~traingen.gan.trainer.batch_indices`, key ``data``), for the same
   number of D updates (``steps * d_steps``), minimising the supervised part of the (K+1)-class loss
-  alone (the cross-entropy over the K class logits).
+  alone (the cross-entropy over the K class logits), with the same learning-rate schedule
+  (``lr_decay_start``).
+* **Read-out.** With ``ema_d: true`` both arms are classified with the average of D's weights (the
+  same bias-corrected EMA, updated after every step; the reference code tests its Polyak-averaged
+  D), otherwise with the last weights; the last weights' accuracies are reported beside it either way.
 
 Both arms are classified on the test source (``builtin:mnist5k@test``, 1,000 digits) for every seed
 (default 0, 1, 2); the result gives per-seed accuracies (percent), the mean and sample standard
@@ -52,6 +56,8 @@ import torch.nn.functional as F
 from ..core.config import from_dict, load_yaml, to_dict
 from ..core.errors import ConfigError
 from ..core.seeding import derive_seed, torch_generator
+from .ema import EMA
+from .lr_schedule import linear_decay_factor, set_learning_rate
 from .techniques.semi_supervised import classify
 from .train_config import TrainConfig, build_model, resolved, train_config_from_dict
 from .trainer import batch_indices, data_init, load_real_data, split_labelled, train
@@ -89,6 +95,8 @@ class SeedResult:
     supervised_accuracy: float
     gan_seconds: float
     supervised_seconds: float
+    gan_accuracy_last: float | None = None
+    supervised_accuracy_last: float | None = None
 
 
 @dataclass
@@ -155,13 +163,23 @@ def load_experiment(config: str | os.PathLike | dict[str, Any]) -> tuple[TrainCo
 def train_supervised_only(cfg: TrainConfig, *, progress: Callable[[int, int], Any] | None = None) -> Any:
     """Train the D of ``cfg``'s model on the labelled images only; return the model (G untouched).
 
-    Same initial weights, optimizer, labelled subset, batch order and number of D updates as the GAN
-    run of ``cfg``; the loss is the cross-entropy over the K class logits (the supervised term of
-    the (K+1)-class loss).
+    Same initial weights, optimizer, learning-rate schedule, labelled subset, batch order and number
+    of D updates as the GAN run of ``cfg``; the loss is the cross-entropy over the K class logits (the
+    supervised term of the (K+1)-class loss). :func:`train_supervised_arm` also returns D's average.
 
     Args:
         cfg: a semi-supervised training config (``labelled > 0``).
         progress: called with ``(update, total)`` after each D update.
+    """
+    return train_supervised_arm(cfg, progress=progress)[0]
+
+
+def train_supervised_arm(cfg: TrainConfig, *,
+                         progress: Callable[[int, int], Any] | None = None) -> tuple[Any, EMA | None]:
+    """:func:`train_supervised_only` and the average of D's weights: ``(model, ema_d)``.
+
+    ``ema_d`` is None unless ``cfg.ema_d``; otherwise it is the GAN trainer's average (same decay, start
+    and bias correction), updated after the last D update of every step.
     """
     cfg = resolved(cfg)
     model = build_model(cfg, generator=torch_generator(cfg.seed, "gan", "init"))
@@ -171,21 +189,28 @@ def train_supervised_only(cfg: TrainConfig, *, progress: Callable[[int, int], An
     labelled, _ = split_labelled(data, cfg.labelled, seed=cfg.seed)
     data_init(model, data, labelled, seed=cfg.seed)  # as the GAN arm: same images, same noise
     _, opt_d = model.optimizers()
+    ema_d = EMA(model.D, cfg.ema_d_decay, cfg.ema_start, debias=True) if cfg.ema_d else None
     model.train()
     total = cfg.steps * cfg.d_steps
     with torch.random.fork_rng(devices=[]):
         # the noise layers draw from torch's global generator: seed it, so the arm is a function of cfg
         torch.manual_seed(derive_seed(cfg.seed, "gan", "supervised-noise") % 2**63)
         for t in range(total):
+            step = t // cfg.d_steps + 1
+            if cfg.lr_decay_start < 1.0:
+                factor = linear_decay_factor(step, total=cfg.steps, start=cfg.lr_decay_start)
+                set_learning_rate(opt_d, base=model.config.lr_d, factor=factor)
             idx = batch_indices(labelled, cfg.batch_size, seed=cfg.seed, draw=t, key="data")
             logits = model.D(data.images[idx], None)["logits"]
             loss = F.cross_entropy(logits[:, :-1], data.labels[idx])
             opt_d.zero_grad(set_to_none=True)
             loss.backward()
             opt_d.step()
+            if ema_d is not None and (t + 1) % cfg.d_steps == 0:
+                ema_d.update(model.D, step)
             if progress is not None:
                 progress(t + 1, total)
-    return model
+    return model, ema_d
 
 
 def accuracy(D: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -231,17 +256,19 @@ def run_semi_supervised(config: str | os.PathLike | dict[str, Any], out: str | o
         gan_s = time.perf_counter() - t0
         if res.sec_per_step is not None:
             spp.append(res.sec_per_step)
-        gan_acc = accuracy(res.model.D, test.images, test.labels)
+        gan_last = accuracy(res.model.D, test.images, test.labels)
+        gan_acc = accuracy(res.ema_d.module, test.images, test.labels) if res.ema_d is not None else gan_last
         on_sup = (lambda s, n, _seed=seed: progress("supervised", _seed, s, n)) if progress else None
         t0 = time.perf_counter()
-        sup = train_supervised_only(cfg, progress=on_sup)
+        sup, sup_ema = train_supervised_arm(cfg, progress=on_sup)
         sup_s = time.perf_counter() - t0
-        sup_acc = accuracy(sup.D, test.images, test.labels)
-        rows.append(SeedResult(seed, gan_acc, sup_acc, gan_s, sup_s))
+        sup_last = accuracy(sup.D, test.images, test.labels)
+        sup_acc = accuracy(sup_ema.module, test.images, test.labels) if sup_ema is not None else sup_last
+        rows.append(SeedResult(seed, gan_acc, sup_acc, gan_s, sup_s, gan_last, sup_last))
         if not n_unl:
             data = load_real_data(cfg.data, image_size=mc["image_size"], channels=mc["channels"],
                                   num_classes=mc["num_classes"])
-            n_unl = len(data.labels) - cfg.labelled
+            n_unl = len(data.labels) - (cfg.labelled if cfg.unlabelled_pool == "rest" else 0)
     gan = [r.gan_accuracy for r in rows]
     sup_accs = [r.supervised_accuracy for r in rows]
     diff = statistics.fmean(gan) - statistics.fmean(sup_accs)
@@ -285,6 +312,14 @@ def markdown_table(result: SemiSupervisedResult) -> str:
     verdict = "clearly better" if result.clearly_better else "not clearly better"
     lines += ["", f"Difference of the means: {result.difference:+.1f} points: {verdict} (threshold "
               f"{CLEARLY_BETTER_POINTS:.0f} points, DESIGN section 9)."]
+    if c.get("ema_d") and all(r.gan_accuracy_last is not None for r in result.seeds):
+        gan_last = statistics.fmean(r.gan_accuracy_last for r in result.seeds)
+        sup_last = statistics.fmean(r.supervised_accuracy_last for r in result.seeds)
+        lines.append(f"Read-out: the average of D's weights (decay {c.get('ema_d_decay')}) in both arms; with "
+                     f"the last weights: GAN {gan_last:.1f}, supervised {sup_last:.1f}, difference "
+                     f"{gan_last - sup_last:+.1f} (per seed: " + ", ".join(
+                         f"{r.gan_accuracy_last:.1f} / {r.supervised_accuracy_last:.1f}" for r in result.seeds)
+                     + ").")
     if result.sec_per_step is not None:
         lines.append(f"GAN: {result.sec_per_step * 1000:.0f} ms per step (mean over seeds).")
     return "\n".join(lines) + "\n"

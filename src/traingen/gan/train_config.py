@@ -29,6 +29,7 @@ from typing import Any
 
 from ..core.config import dump_yaml, from_dict, load_yaml, require_at_least_one, to_dict
 from ..core.errors import ConfigError
+from .lr_schedule import check_decay_start
 
 
 @dataclass
@@ -43,6 +44,9 @@ class TrainConfig:
             ``image_size`` when they differ and scaled to [-1, 1].
         labelled: semi-supervised runs: keep the labels of this many images (stratified, the same for
             a seed), feed the rest to the model as unlabelled; 0 keeps every label.
+        unlabelled_pool: semi-supervised runs: ``rest`` draws the unlabelled batches from the images
+            whose labels were dropped; ``all`` from every training image, the labelled ones included
+            (the reference code of Salimans et al. does this).
         steps: generator steps in total (``--steps`` overrides).
         batch_size: global batch (split over DDP ranks; must divide by the world size).
         d_steps: discriminator steps per generator step.
@@ -50,6 +54,13 @@ class TrainConfig:
         ema: keep an exponential moving average of G and sample from it.
         ema_decay: EMA decay per step.
         ema_start: steps during which the EMA is a plain copy of G.
+        ema_d: also keep an exponential moving average (Polyak average) of D's weights, saved in the
+            checkpoints as ``D_ema``; the semi-supervised experiment classifies with it (both arms), as
+            the reference code tests its averaged D.
+        ema_d_decay: decay per step of D's average (a plain copy during the first ``ema_start`` steps).
+        lr_decay_start: fraction of ``steps`` trained at the models' full learning rates; both rates
+            then fall linearly towards 0 at the last step (:mod:`traingen.gan.lr_schedule`); 1 keeps
+            them constant.
         checkpoint_every: steps between checkpoints (one is always written at the end).
         keep_checkpoints: how many of the latest checkpoints stay on disk (0 keeps all).
         log_every: steps between rows of ``metrics.jsonl`` and TensorBoard scalars.
@@ -62,6 +73,7 @@ class TrainConfig:
     model_config: dict[str, Any] = field(default_factory=dict)
     data: str = "builtin:mnist5k@train"
     labelled: int = 0
+    unlabelled_pool: str = "rest"
     steps: int = 4000
     batch_size: int = 64
     d_steps: int = 1
@@ -69,6 +81,9 @@ class TrainConfig:
     ema: bool = True
     ema_decay: float = 0.999
     ema_start: int = 0
+    ema_d: bool = False
+    ema_d_decay: float = 0.999
+    lr_decay_start: float = 1.0
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     log_every: int = 50
@@ -81,8 +96,12 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"must be >= 0, got {getattr(self, name)}", field=name)
         require_at_least_one(self, ("batch_size", "d_steps", "checkpoint_every"))
-        if not 0.0 <= self.ema_decay <= 1.0:
-            raise ConfigError(f"must lie in [0, 1], got {self.ema_decay}", field="ema_decay")
+        for name in ("ema_decay", "ema_d_decay"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"must lie in [0, 1], got {getattr(self, name)}", field=name)
+        check_decay_start(self.lr_decay_start)
+        if self.unlabelled_pool not in ("rest", "all"):
+            raise ConfigError(f"expected 'rest' or 'all', got {self.unlabelled_pool!r}", field="unlabelled_pool")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             raise ConfigError(f"expected cpu, cuda, cuda:N or auto, got {self.device!r}", field="device")
 

@@ -16,6 +16,10 @@ is bookkeeping a run needs to be trusted:
 * **Logs.** ``RUN/config.yaml`` (the resolved config), ``RUN/metrics.jsonl`` (losses, seconds per
   step, load average), TensorBoard scalars and EMA sample grids (``RUN/tensorboard``) when
   TensorBoard is installed, and ``RUN/samples.png`` (a grid of the final EMA generator).
+* **Options for the semi-supervised experiment** (off by default): ``lr_decay_start`` lowers both
+  learning rates linearly towards 0 over the last part of the run (:mod:`traingen.gan.lr_schedule`),
+  ``ema_d`` keeps a bias-corrected average of D's weights (``D_ema`` in checkpoints) and
+  ``unlabelled_pool: all`` draws the unlabelled batches from every training image.
 * **DDP.** Under ``torchrun`` (``WORLD_SIZE > 1``) G and D get separate ``DistributedDataParallel``
   wrappers (gloo on CPU, NCCL on GPUs; BatchNorm becomes SyncBatchNorm on GPUs), the global batch is
   split over the ranks, and EMA, checkpoints and logs live on rank 0 only.
@@ -50,6 +54,7 @@ from ..core.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_r
 from ..core.errors import ConfigError, DataError, OutputError, TraingenError
 from ..core.seeding import derive_seed, numpy_rng, torch_generator
 from .ema import EMA
+from .lr_schedule import linear_decay_factor, set_learning_rate
 from .train_config import TrainConfig, build_model, config_yaml, differing_fields, read_run_config, resolved
 
 CKPT_DIR = "checkpoints"
@@ -78,6 +83,7 @@ class TrainResult:
         rank, world_size: this process in a DDP job (0 and 1 alone).
         notices: one-line notes (TensorBoard missing, nothing to resume, ...).
         model: the trained model (plain G and D, no DDP wrappers); ``ema`` the EMA (rank 0) or None.
+        ema_d: the average of D's weights (``ema_d: true``, rank 0) or None.
     """
 
     run_dir: Path
@@ -92,6 +98,7 @@ class TrainResult:
     notices: list[str] = field(default_factory=list)
     model: Any = field(default=None, repr=False)
     ema: Any = field(default=None, repr=False)
+    ema_d: Any = field(default=None, repr=False)
 
 
 # ---------------------------------------------------------------------------------------- real data
@@ -317,6 +324,8 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, *, resume: bool, overwrite:
     if resume:
         saved = read_run_config(run_dir)
         diff = differing_fields(saved, cfg, ignore=RESUMABLE_CHANGES)
+        if saved.lr_decay_start < 1.0 and saved.steps != cfg.steps:
+            diff.append("steps")  # the learning-rate schedule depends on the total
         if diff:
             raise ConfigError(f"--resume with a config that differs from the run's in: {', '.join(diff)} "
                               "(only steps, intervals, tensorboard and device may change)",
@@ -472,6 +481,8 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: _Dist, *, resume: bool, overwr
     data = load_real_data(cfg.data, image_size=mc.image_size, channels=mc.channels,
                           num_classes=mc.num_classes, device=dist.device)
     labelled, unlabelled = split_labelled(data, cfg.labelled if mc.semi_supervised else 0, seed=cfg.seed)
+    if unlabelled is not None and cfg.unlabelled_pool == "all":
+        unlabelled = torch.arange(len(data.labels))
     opt_g, opt_d = model.optimizers()
     ema = EMA(model.G, cfg.ema_decay, cfg.ema_start) if cfg.ema and rank0 else None
 
@@ -489,6 +500,11 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: _Dist, *, resume: bool, overwr
         notices.append(f"{run_dir}: no checkpoint to resume from; starting at step 0")
     if ckpt is None:
         data_init(model, data, labelled, seed=cfg.seed)
+    ema_d = EMA(model.D, cfg.ema_d_decay, cfg.ema_start, debias=True) if cfg.ema_d and rank0 else None
+    if ema_d is not None and ckpt is not None:
+        if "D_ema" not in tree:
+            raise ConfigError("the checkpoint holds no average of D (D_ema)", where=str(ckpt), field="ema_d")
+        ema_d.load_state_dict(tree["D_ema"])
 
     if rank0:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -538,6 +554,10 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: _Dist, *, resume: bool, overwr
     step = start
     try:
         for step in range(start + 1, total + 1):
+            if cfg.lr_decay_start < 1.0:
+                factor = linear_decay_factor(step, total=total, start=cfg.lr_decay_start)
+                set_learning_rate(opt_g, base=mc.lr_g, factor=factor)
+                set_learning_rate(opt_d, base=mc.lr_d, factor=factor)
             for k in range(cfg.d_steps):
                 t = (step - 1) * cfg.d_steps + k
                 x, y, u = reals(t)
@@ -560,6 +580,8 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: _Dist, *, resume: bool, overwr
             model.after_step()
             if ema is not None:
                 ema.update(model.G, step)
+            if ema_d is not None:
+                ema_d.update(model.D, step)
             logs = {**logs_d, **logs_g}
             window_n += 1
             if rank0 and cfg.log_every and (step % cfg.log_every == 0 or step == total):
@@ -571,7 +593,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: _Dist, *, resume: bool, overwr
                 log.image("samples/ema" if ema else "samples/G",
                           sample_grid(ema.module if ema else model.G, model, seed=cfg.seed, device=dev), step)
             if rank0 and (step % cfg.checkpoint_every == 0 or step == total):
-                ckpt = _save(run_dir, step, model, opt_g, opt_d, ema, cfg, dist, logs, data.classes)
+                ckpt = _save(run_dir, step, model, opt_g, opt_d, ema, cfg, dist, logs, data.classes, ema_d)
                 _prune(run_dir, cfg.keep_checkpoints)
             if rank0 and on_step is not None:
                 on_step(step, total, logs)
@@ -590,15 +612,17 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: _Dist, *, resume: bool, overwr
     return TrainResult(run_dir=run_dir, step=max(step, start), steps_run=steps_run,
                        checkpoint=latest_checkpoint(run_dir) if rank0 else ckpt, seconds=seconds,
                        sec_per_step=seconds / steps_run if steps_run else None, losses=logs, rank=dist.rank,
-                       world_size=dist.world, notices=notices, model=model, ema=ema)
+                       world_size=dist.world, notices=notices, model=model, ema=ema, ema_d=ema_d)
 
 
 def _save(run_dir: Path, step: int, model: Any, opt_g: Any, opt_d: Any, ema: EMA | None, cfg: TrainConfig,
-          dist: _Dist, logs: dict[str, float], classes: list[str]) -> Path:
+          dist: _Dist, logs: dict[str, float], classes: list[str], ema_d: EMA | None = None) -> Path:
     tree: dict[str, Any] = {"model": model.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                             "rng": rng_state()}
     if ema is not None:
         tree["G_ema"] = ema.state_dict()
+    if ema_d is not None:
+        tree["D_ema"] = ema_d.state_dict()
     state = {"step": step, "model": cfg.model, "seed": cfg.seed, "world_size": dist.world,
              "ema": ema is not None, "losses": _jsonable(logs), "classes": list(classes)}
     path = run_dir / CKPT_DIR / f"step-{step:08d}"

@@ -20,6 +20,9 @@ aligned model and a least-squares light fit:
 - :func:`unreliable_pixels`: pixels near a crease, rim or inner occluding edge of the aligned model (a
   normal jump within a few pixels), or where the model covers the photo's background. A pose error of
   a few degrees moves these edges, so there the model's shading belongs to the wrong surface.
+- :func:`part_colour_outliers`: model pixels whose chromaticity (independent of a white light's shading)
+  is far from their part's: another part of the photographed object under the aligned model's part (a
+  held-out shape's handle differs from the nearest model's). They are not observations of that part.
 - :func:`remove_illumination`: ``albedo = image / s(n)`` per channel on the object; unreliable pixels
   take instead the albedo of the reliable pixels of their part around them (:func:`fill_from_neighbours`:
   the intrinsic-image prior that albedo is smooth or constant within a part, shading unknown there).
@@ -38,7 +41,9 @@ References:
     McCann, "Lightness and Retinex Theory", JOSA 1971 (shading smooth, albedo piecewise constant).
     Holland & Welsch, "Robust regression using iteratively reweighted least-squares", 1977. Beaton &
     Tukey, "The fitting of power series ... band-spectroscopic data", Technometrics 1974 (the biweight). Knutsson &
-    Westin, "Normalized and Differential Convolution", CVPR 1993 (the fill). Rother, Kolmogorov & Blake,
+    Westin, "Normalized and Differential Convolution", CVPR 1993 (the fill). Gevers & Smeulders, "Color-based
+    object recognition", Pattern Recognition 32(3), 1999 (normalised rgb does not depend on surface
+    orientation or light direction). Rother, Kolmogorov & Blake,
     "GrabCut", SIGGRAPH 2004.
 """
 
@@ -295,6 +300,46 @@ def unreliable_pixels(gb: GBuffer, *, radius: int = 2, max_angle_deg: float = 30
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * valid_radius + 1, 2 * valid_radius + 1))
         bad |= cv2.dilate((~np.asarray(valid, bool)).astype(np.uint8), k) > 0
     return bad & on
+
+
+def part_colour_outliers(image: np.ndarray, gb: GBuffer, valid: np.ndarray | None = None, *, k: float = 5.0,
+                         floor: float = 0.015, dark: float = 0.05) -> np.ndarray:
+    """Model pixels (H×W bool) whose photo colour does not belong to the part the model puts there.
+
+    Under a white light the chromaticity ``rgb / (r + g + b)`` does not depend on the shading, so within a
+    part it varies only with that part's texture. A pixel whose chromaticity lies more than ``k`` robust
+    scales (per channel: 1.4826 · MAD over the part's pixels, at least ``floor``) from its part's median
+    is not an observation of that part: typically the aligned model's thin part (a cup's handle) drawn over
+    another part of the photographed object whose shape differs (a held-out model), or a pixel mixing two
+    parts. Such pixels are what the luminance residual cannot see when the two parts are about as bright.
+    A textured part has a wide spread and flags little; a uniform part flags anything of another colour.
+    Pixels darker than ``dark`` (sum of channels / 3) have no reliable chromaticity and are never flagged.
+
+    Args:
+        image: H×W×3 photo in [0, 1].
+        gb: the aligned model's :class:`GBuffer`.
+        valid: H×W bool, the pixels to consider (e.g. the photo's mask); all model pixels when ``None``.
+        k: the cut-off in robust scales.
+        floor: the least scale per chromaticity channel (photo noise; 0.015 ≈ 2 % of a grey's 1/3).
+        dark: luminance below which a pixel is not tested.
+
+    Returns:
+        The flagged pixels.
+    """
+    img = np.asarray(image, np.float64)
+    tot = img.sum(-1)
+    test = gb.mask & (tot / 3 >= dark)
+    if valid is not None:
+        test &= np.asarray(valid, bool)
+    chroma = img / np.maximum(tot, 1e-12)[..., None]
+    out = np.zeros(gb.mask.shape, bool)
+    for p in np.unique(gb.part[test]):
+        sel = test & (gb.part == p)
+        c = chroma[sel]
+        med = np.median(c, axis=0)
+        scale = np.maximum(1.4826 * np.median(np.abs(c - med), axis=0), floor)
+        out[sel] = (np.abs(c - med) / scale).max(-1) > k
+    return out
 
 
 def fill_from_neighbours(values: np.ndarray, known: np.ndarray, target: np.ndarray, labels: np.ndarray,

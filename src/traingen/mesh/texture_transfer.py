@@ -9,7 +9,9 @@ The pipeline, one stage per module:
    re-render of that first albedo (``PoseConfig.photo_steps``; kept when its loss fell), and stages
    2–5 run again at the new pose;
 2. per-pixel part labels, normals and depth from the aligned model, and 3. illumination removal —
-   :mod:`traingen.mesh.texture_shading`;
+   :mod:`traingen.mesh.texture_shading`; pixels whose colour is not their model part's
+   (:func:`~traingen.mesh.texture_shading.part_colour_outliers`) are left out of the light fit and of
+   the back-projection;
 4. back-projection into each part's canonical UV chart with a depth test, most frontal sample per
    texel, 5. completion by mirror symmetry then quilting, and 6. shape-to-shape transfer through
    shared part names and canonical UVs at constant texel density — :mod:`traingen.mesh.texture_charts`.
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from ..core.errors import DataError
+from ..core.errors import ConfigError, DataError
 from .mesh import Mesh
 from .raster import Attributes, RasterSettings, rasterize
 from .texture_charts import (
@@ -55,6 +57,7 @@ from .texture_shading import (
     fit_lighting,
     gbuffer,
     grabcut_mask,
+    part_colour_outliers,
     remove_illumination,
     unreliable_pixels,
 )
@@ -62,13 +65,21 @@ from .texture_shading import (
 
 @dataclass
 class TransferConfig:
-    """Texture-transfer settings: the pose search, the chart resolution, completion."""
+    """Texture-transfer settings: the pose search, the chart resolution, completion, and the cut-off (in
+    robust scales) of the part-colour test that drops pixels from the light fit and the back-projection
+    (:func:`~traingen.mesh.texture_shading.part_colour_outliers`; ``None``: off)."""
 
     pose: PoseConfig = field(default_factory=PoseConfig)
     texture_size: int = 64
     symmetry: bool = True
     quilt_block: int = 12
     depth_tol: float = 0.01
+    colour_outlier_k: float | None = 5.0
+
+    def __post_init__(self) -> None:
+        if self.colour_outlier_k is not None and not self.colour_outlier_k > 0:
+            raise ConfigError(f"colour_outlier_k must be > 0 or None, got {self.colour_outlier_k}",
+                              where="texture-transfer", field="colour_outlier_k")
 
 
 @dataclass
@@ -92,6 +103,7 @@ class PhotoResult:
     albedo: np.ndarray
     rerender: np.ndarray
     rerender_psnr: float
+    excluded: np.ndarray | None = None
 
 
 @dataclass
@@ -151,10 +163,18 @@ def _delight(photo: Photo, mask: np.ndarray, al: Alignment, cfg: TransferConfig)
     # The light is fitted on every model pixel the photo's mask also covers: dropping the unreliable ones
     # (rims, the thin handle) loses the uniform parts and the terminator that pin the light (measured 20°
     # off instead of 5°), but model pixels on the photo's background are not the object at all.
+    # Model pixels whose colour is not their part's (part_colour_outliers: the aligned model's part drawn
+    # over another part of the photographed object) are no observation of that part: left out of the
+    # light fit, filled like the unreliable pixels, and never back-projected into a texel.
     on = gb.mask & (mask > 0.5)
-    light = fit_lighting(img[on] @ LUMA, gb.normal[on], gb.part[on])
-    albedo = remove_illumination(img, gb, light, unreliable=unreliable_pixels(gb, valid=mask > 0.5))
-    return PhotoResult(photo.name, al, light, mask, albedo, np.zeros_like(img), float("nan"))
+    excluded = np.zeros_like(on)
+    if cfg.colour_outlier_k is not None:
+        excluded = part_colour_outliers(img, gb, on, k=cfg.colour_outlier_k)
+    fit = on & ~excluded
+    light = fit_lighting(img[fit] @ LUMA, gb.normal[fit], gb.part[fit])
+    unreliable = unreliable_pixels(gb, valid=mask > 0.5) | excluded
+    albedo = remove_illumination(img, gb, light, unreliable=unreliable)
+    return PhotoResult(photo.name, al, light, mask, albedo, np.zeros_like(img), float("nan"), excluded)
 
 
 def _own_textures(m: Mesh, src: Mesh, textures: dict[int, np.ndarray], size: int) -> dict[int, np.ndarray]:
@@ -213,7 +233,8 @@ def _back_project_all(results: list[PhotoResult], src: Mesh, cfg: TransferConfig
                 continue
             mp = m.part_names.index(name)
             lay = layers if m is src else texel_geometry(m, mp, S)
-            best = back_project(r.albedo, gb.point, gb.part, cam, mp, lay, best, depth_tol=cfg.depth_tol)
+            part_map = gb.part if r.excluded is None else np.where(r.excluded, -1, gb.part)
+            best = back_project(r.albedo, gb.point, part_map, cam, mp, lay, best, depth_tol=cfg.depth_tol)
         tex, score = best if best is not None else (np.zeros((S, S, 3)), np.zeros((S, S)))
         seen = score > 0
         lu, lv = chart_lengths(src, p)

@@ -30,7 +30,7 @@ from typing import Any
 
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import from_dict, to_dict
-from ..core.errors import CheckpointError, ConfigError
+from ..core.errors import CheckpointError, ConfigError, DataError
 from ..core.seeding import torch_generator
 from .base import StyleResult, resize_long, to_tensor, to_uint8
 
@@ -53,6 +53,11 @@ class TrainConfig:
         max_items: at most this many images per source (evenly spread).
         seed: run seed (data order, crops, procedural styles).
         save_every: checkpoint period in steps (the last step is always saved).
+        min_std: redraw a content or style crop whose grey standard deviation is below this (0 = off, the
+            original sampling). A flat crop (the black sky of ``photos/hubble_deep_field``) makes the input of
+            every instance norm of Ghiasi's transformer constant: the backward pass divides by ``sqrt(eps)``
+            (~316) at each of its 12 norms and overflowed to inf, then NaN (docs/style.md, session 7).
+        clip_grad: clip the global gradient norm of each step to this (0 = off).
         model: the method's network config (``AdaINConfig``, ``SANetConfig``, ``ArbitraryConfig``).
     """
 
@@ -67,6 +72,8 @@ class TrainConfig:
     max_items: int = 64
     seed: int = 0
     save_every: int = 100
+    min_std: float = 0.0
+    clip_grad: float = 0.0
     model: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -77,6 +84,9 @@ class TrainConfig:
                 raise ConfigError(f"{k} must be >= 1", field=k)
         if not 0 <= self.procedural <= 1:
             raise ConfigError("procedural must be in [0, 1]", field="procedural")
+        for k in ("min_std", "clip_grad"):
+            if getattr(self, k) < 0:
+                raise ConfigError(f"{k} must be >= 0 (0 = off)", field=k)
 
 
 def build_model(method: str, model_cfg: dict[str, Any] | None = None, *, where: str | None = None):
@@ -110,15 +120,28 @@ def load_images(addresses: tuple[str, ...], max_items: int, size: int) -> list[A
     return out
 
 
-def random_crop(images: list[Any], size: int, generator) -> Any:
-    """One ``size``² crop of a randomly chosen image (1×3×size×size)."""
+#: Draws :func:`random_crop` makes before it gives up finding a crop of ``min_std``.
+MAX_DRAWS = 100
+
+
+def random_crop(images: list[Any], size: int, generator, min_std: float = 0.0) -> Any:
+    """One ``size``² crop of a randomly chosen image (1×3×size×size).
+
+    With ``min_std > 0`` crops whose grey (channel-mean) standard deviation is below it are drawn again (at
+    most :data:`MAX_DRAWS` times; then a :class:`DataError`); ``min_std = 0`` draws once, as before.
+    """
     import torch
 
-    t = images[int(torch.randint(len(images), (1,), generator=generator))]
-    h, w = t.shape[-2:]
-    y = int(torch.randint(h - size + 1, (1,), generator=generator))
-    x = int(torch.randint(w - size + 1, (1,), generator=generator))
-    return t[..., y:y + size, x:x + size]
+    for _ in range(MAX_DRAWS):
+        t = images[int(torch.randint(len(images), (1,), generator=generator))]
+        h, w = t.shape[-2:]
+        y = int(torch.randint(h - size + 1, (1,), generator=generator))
+        x = int(torch.randint(w - size + 1, (1,), generator=generator))
+        crop = t[..., y:y + size, x:x + size]
+        if min_std <= 0 or float(crop.mean(1).std()) >= min_std:
+            return crop
+    raise DataError(f"no {size}-px crop with grey std >= {min_std} in {MAX_DRAWS} draws: the images are "
+                    "(nearly) flat; lower min_std", field="min_std")
 
 
 def procedural_style(size: int, generator) -> Any:
@@ -146,8 +169,14 @@ def procedural_style(size: int, generator) -> Any:
 
 
 def _resumable(train: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The part of a training config that must match to resume (``steps`` may grow, ``save_every`` change)."""
-    return None if train is None else {k: v for k, v in train.items() if k not in ("steps", "save_every")}
+    """The part of a training config that must match to resume (``steps`` may grow, ``save_every`` change).
+
+    Keys a checkpoint lacks (written before they existed) take their defaults, which mean the old behaviour.
+    """
+    if train is None:
+        return None
+    full = {**to_dict(TrainConfig()), **train}
+    return {k: v for k, v in full.items() if k not in ("steps", "save_every")}
 
 
 @dataclass
@@ -194,16 +223,18 @@ def train_style(cfg: TrainConfig, out: str | Path, *, progress=None) -> TrainRes
     net.train()
     net.encoder.eval()
     while step < cfg.steps:
-        c = torch.cat([random_crop(contents, cfg.size, gen) for _ in range(cfg.batch)])
+        c = torch.cat([random_crop(contents, cfg.size, gen, cfg.min_std) for _ in range(cfg.batch)])
         s_list = []
         for _ in range(cfg.batch):
             if not styles or bool(torch.rand(1, generator=gen) < cfg.procedural):
                 s_list.append(procedural_style(cfg.size, gen))
             else:
-                s_list.append(random_crop(styles, cfg.size, gen))
+                s_list.append(random_crop(styles, cfg.size, gen, cfg.min_std))
         parts = net.losses(c, torch.cat(s_list))
         opt.zero_grad()
         parts["loss"].backward()
+        if cfg.clip_grad > 0:
+            torch.nn.utils.clip_grad_norm_(net.trainable(), cfg.clip_grad)
         opt.step()
         step += 1
         losses.append(float(parts["loss"].detach()))

@@ -17,6 +17,10 @@ here, on ``builtin:render-mask2rgb`` (class mask + depth -> rendered RGB, 64 px,
 * **Equal training time** (:func:`steps_for_budget`): each generator gets the same CPU seconds on one
   thread -- a short probe measures CPU per step, the run gets ``budget / cpu_per_step`` steps (so its
   learning-rate decay spans the whole run), and the CPU seconds actually spent are recorded.
+* **Variant** (``--variant class-textures`` on ``segmenter`` and ``train``): the same protocol on
+  ``builtin:render-mask2rgb-classtex`` (one fixed texture per class, :data:`~traingen.data.render_mask2rgb.VARIANTS`),
+  where a class's appearance follows from its label map; the segmenter records its variant and ``score``,
+  ``curve`` and ``augment`` use it (a run of another variant in the same folder is an error).
 
 Command (what docs/translate/pix2pix.md and sims.md report; one step per call, results in WORK)::
 
@@ -27,6 +31,7 @@ Command (what docs/translate/pix2pix.md and sims.md report; one step per call, r
     python -m traingen.translate.fcn_experiment score WORK              # the table (JSON)
     python -m traingen.translate.fcn_experiment curve WORK p2p          # FCN score at each quarter of a run
     python -m traingen.translate.fcn_experiment augment WORK            # real vs real + G(new layouts)
+    python -m traingen.translate.fcn_experiment segmenter WORK2 --variant class-textures   # then as above
 
 References:
     Isola, Zhu, Zhou & Efros. "Image-to-Image Translation with Conditional Adversarial Networks", CVPR 2017
@@ -61,6 +66,8 @@ _RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"   # the shipped re
 RECIPES = {"p2p": _RECIPE_DIR / "translate-pix2pix-render.yaml", "l1": _RECIPE_DIR / "translate-pix2pix-render.yaml",
            "sims": _RECIPE_DIR / "translate-sims-render.yaml"}
 ARM_NAMES = {"p2p": "pix2pix L1 + cGAN", "l1": "pix2pix L1 only", "sims": "SIMS"}
+#: The dataset each render variant's generators train on (``data.render_mask2rgb.VARIANTS``).
+VARIANT_DATA = {"default": "builtin:render-mask2rgb@train", "class-textures": "builtin:render-mask2rgb-classtex@train"}
 
 
 def cpu_seconds() -> float:
@@ -71,12 +78,12 @@ def cpu_seconds() -> float:
 
 # -- data ---------------------------------------------------------------------------------------------
 
-def range_pairs(start: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def range_pairs(start: int, count: int, variant: str = "default") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(class maps N×64×64 int64, A label images N×64×64×3, real renders N×64×64×3)`` of a render range."""
     from ..data.render_mask2rgb import render_range
     from .sims_data import decode_labels
 
-    pairs = render_range(start, count)
+    pairs = render_range(start, count, variant=variant)
     w = pairs.shape[2] // 2
     a, b = pairs[:, :, :w], pairs[:, :, w:]
     return np.stack([decode_labels(x, NUM_CLASSES)[0] for x in a]), a, b
@@ -261,15 +268,23 @@ def load_segmenter(path: Path) -> tuple[SegUNet, dict[str, Any]]:
 
 # -- generators at equal CPU time ---------------------------------------------------------------------
 
-def arm_config(arm: str, steps: int, *, seed: int = 0):
-    """The recipe of ``arm`` (``p2p``, ``l1`` = the same with ``use_gan: false``, ``sims``) on one thread."""
+def arm_config(arm: str, steps: int, *, seed: int = 0, variant: str = "default"):
+    """The recipe of ``arm`` (``p2p``, ``l1`` = the same with ``use_gan: false``, ``sims``) on one thread,
+    trained on ``variant``'s pairs (:data:`VARIANT_DATA`; SIMS takes its segment bank from them too)."""
     from .config import load_translate_config
 
     if arm not in RECIPES:
         raise DataError(f"unknown arm {arm!r}; expected one of {sorted(RECIPES)}", where="fcn_experiment")
+    if variant not in VARIANT_DATA:
+        raise DataError(f"unknown variant {variant!r}; expected one of {sorted(VARIANT_DATA)}", where="fcn_experiment")
+    data = {} if variant == "default" else {"data_a": VARIANT_DATA[variant]}
     # a checkpoint at every quarter of the run, all kept: the learning curve (``curve`` command)
     cfg = load_translate_config(RECIPES[arm], steps=steps, threads=1, checkpoint_every=max(steps // 4, 1),
-                                keep_checkpoints=0, log_every=25, tensorboard=False, seed=seed)
+                                keep_checkpoints=0, log_every=25, tensorboard=False, seed=seed, **data)
+    if arm == "sims" and data:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, model_config={**cfg.model_config, "bank": VARIANT_DATA[variant]})
     if arm == "l1":
         import dataclasses
 
@@ -277,12 +292,13 @@ def arm_config(arm: str, steps: int, *, seed: int = 0):
     return cfg
 
 
-def steps_for_budget(arm: str, budget: float, *, probe: int = 12, warmup: int = 2, work: Path) -> tuple[int, float]:
+def steps_for_budget(arm: str, budget: float, *, probe: int = 12, warmup: int = 2, work: Path,
+                     variant: str = "default") -> tuple[int, float]:
     """``(steps, CPU s per step)``: the steps ``arm`` runs in ``budget`` CPU seconds, from a short probe."""
     from .data import load_translation_data
     from .trainer import train_translation
 
-    cfg = arm_config(arm, probe)
+    cfg = arm_config(arm, probe, variant=variant)
     data = load_translation_data(cfg)
     marks: dict[int, float] = {}
     train_translation(cfg, work / f".probe-{arm}", overwrite=True, data=data,
@@ -291,25 +307,32 @@ def steps_for_budget(arm: str, budget: float, *, probe: int = 12, warmup: int = 
     return max(1, int(budget / per_step)), per_step
 
 
-def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None) -> dict[str, Any]:
+def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
+              variant: str = "default") -> dict[str, Any]:
     """Train ``arm`` for ``budget`` CPU seconds (one thread) into ``work/arm``; its record is returned.
 
     ``steps`` skips the probe (which overestimates CPU per step on a loaded machine: its first steps are
-    the slowest) -- to match the CPU seconds another arm really used.
+    the slowest) -- to match the CPU seconds another arm really used. ``variant``: the render variant's
+    pairs; it must be the variant of ``work``'s segmenter when there is one.
     """
     from .data import load_translation_data
     from .trainer import train_translation
 
+    if (work / "segmenter-real.json").is_file():
+        seg_variant = work_variant(work)
+        if seg_variant != variant:
+            raise DataError(f"the segmenter in {work} is for variant {seg_variant!r}, not {variant!r}",
+                            where=str(work), field="variant")
     torch.set_num_threads(1)
     per_step = None
     if steps is None:
-        steps, per_step = steps_for_budget(arm, budget, work=work)
-    cfg = arm_config(arm, steps)
+        steps, per_step = steps_for_budget(arm, budget, work=work, variant=variant)
+    cfg = arm_config(arm, steps, variant=variant)
     load0, t0 = os.getloadavg()[0], time.perf_counter()
     c0 = cpu_seconds()
     data = load_translation_data(cfg)
     res = train_translation(cfg, work / arm, overwrite=True, data=data)
-    rec = {"arm": arm, "name": ARM_NAMES[arm], "budget_cpu_s": budget, "steps": steps,
+    rec = {"arm": arm, "name": ARM_NAMES[arm], "variant": variant, "budget_cpu_s": budget, "steps": steps,
            "probe_cpu_s_per_step": None if per_step is None else round(per_step, 4), "cpu_s": round(cpu_seconds() - c0, 1),
            "wall_s": round(time.perf_counter() - t0, 1), "loadavg_start_end": [round(load0, 2),
                                                                                round(os.getloadavg()[0], 2)],
@@ -345,16 +368,36 @@ def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed:
 
 # -- commands -----------------------------------------------------------------------------------------
 
-def run_segmenter(work: Path, config: SegConfig) -> dict[str, Any]:
-    """Train the segmenter on the 1,000 real renders; score it on them (fit) and on the 300 held out."""
-    lab, _, img = range_pairs(*SEG_TRAIN)
-    te_lab, _, te_img = range_pairs(*HELD_OUT)
+def work_variant(work: Path) -> str:
+    """The render variant of ``work``'s segmenter (``default`` for folders made before variants existed)."""
+    from ..core.checkpoint import load_checkpoint
+
+    return load_checkpoint(work / "segmenter-real")[1].get("variant", "default")
+
+
+def _arm_record(work: Path, arm: str, variant: str) -> dict[str, Any] | None:
+    """``work/arm/budget.json``, or None when the arm was not trained; an arm of another variant is an error."""
+    path = work / arm / "budget.json"
+    if not path.is_file():
+        return None
+    rec = json.loads(path.read_text())
+    if rec.get("variant", "default") != variant:
+        raise DataError(f"arm {arm!r} was trained on variant {rec.get('variant', 'default')!r}, the segmenter on "
+                        f"{variant!r}", where=str(path), field="variant")
+    return rec
+
+
+def run_segmenter(work: Path, config: SegConfig, variant: str = "default") -> dict[str, Any]:
+    """Train the segmenter on the 1,000 real renders of ``variant``; score it on them (fit) and on the 300
+    held out."""
+    lab, _, img = range_pairs(*SEG_TRAIN, variant)
+    te_lab, _, te_img = range_pairs(*HELD_OUT, variant)
     c0, t0 = cpu_seconds(), time.perf_counter()
     net = train_segmenter(img, lab, config)
     rec = {"cpu_s": round(cpu_seconds() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1),
            "loadavg": round(os.getloadavg()[0], 2), "fit": fcn_score(net, img, lab, NUM_CLASSES),
            "held_out_real": fcn_score(net, te_img, te_lab, NUM_CLASSES),
-           "all_background": fcn_score(_Constant(0), te_img, te_lab, NUM_CLASSES)}
+           "all_background": fcn_score(_Constant(0), te_img, te_lab, NUM_CLASSES), "variant": variant}
     save_segmenter(net, work / "segmenter-real", config, rec)
     return rec
 
@@ -372,15 +415,15 @@ class _Constant(nn.Module):
 
 def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8) -> dict[str, Any]:
     """The FCN table: real held-out renders and every trained arm in ``work``, with domain-FID."""
-    net, _ = load_segmenter(work / "segmenter-real")
-    te_lab, te_a, te_img = range_pairs(*HELD_OUT)
+    net, state = load_segmenter(work / "segmenter-real")
+    variant = state.get("variant", "default")
+    records = {arm: _arm_record(work, arm, variant) for arm in RECIPES}   # a mixed folder fails before any work
+    te_lab, te_a, te_img = range_pairs(*HELD_OUT, variant)
     rows = {"real held-out renders": {**fcn_score(net, te_img, te_lab, NUM_CLASSES), "domain_fid": 0.0}}
     arms = {"real held-out renders": te_img}
-    for arm in RECIPES:
-        rec_path = work / arm / "budget.json"
-        if not rec_path.is_file():
+    for arm, rec in records.items():
+        if rec is None:
             continue
-        rec = json.loads(rec_path.read_text())
         imgs = arm_images(work / arm, te_a, te_lab)
         arms[rec["name"]] = imgs
         rows[rec["name"]] = {**fcn_score(net, imgs, te_lab, NUM_CLASSES), "domain_fid": domain_fid(te_img, imgs),
@@ -393,7 +436,7 @@ def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8) -> dict[
         grid = [list(PALETTE[te_lab[idx]])] + [list(a[idx]) for a in arms.values()]
         grid += [list(PALETTE[predict(net, a[idx])]) for a in arms.values()]
         save_png(figure, make_grid(grid, cell=64, pad=2))
-    return {"rows": rows}
+    return {"variant": variant, "rows": rows}
 
 
 def run_curve(work: Path, arm: str) -> dict[str, Any]:
@@ -401,9 +444,12 @@ def run_curve(work: Path, arm: str) -> dict[str, Any]:
     learn to draw objects, and is it still improving when the budget ends?"""
     from .trainer import checkpoint_paths
 
-    net, _ = load_segmenter(work / "segmenter-real")
-    te_lab, te_a, _ = range_pairs(*HELD_OUT)
-    rec = json.loads((work / arm / "budget.json").read_text())
+    net, state = load_segmenter(work / "segmenter-real")
+    variant = state.get("variant", "default")
+    te_lab, te_a, _ = range_pairs(*HELD_OUT, variant)
+    rec = _arm_record(work, arm, variant)
+    if rec is None:
+        raise DataError(f"arm {arm!r} has not been trained here", where=str(work / arm), field="budget.json")
     rows = []
     for step, path in checkpoint_paths(work / arm):
         score = fcn_score(net, arm_images(work / arm, te_a, te_lab, checkpoint=path), te_lab, NUM_CLASSES)
@@ -414,11 +460,14 @@ def run_curve(work: Path, arm: str) -> dict[str, Any]:
 def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bool = False) -> dict[str, Any]:
     """Segmenter on 1,000 real + 1,000 generated (G of new layouts) vs the real-only one, on real held out
     (``gen_only``: also one trained on the 1,000 generated pairs alone)."""
-    lab, _, img = range_pairs(*SEG_TRAIN)
-    new_lab, new_a, _ = range_pairs(*NEW_LAYOUTS)
-    te_lab, _, te_img = range_pairs(*HELD_OUT)
+    real_net, state = load_segmenter(work / "segmenter-real")
+    variant = state.get("variant", "default")
+    if _arm_record(work, arm, variant) is None:
+        raise DataError(f"arm {arm!r} has not been trained here", where=str(work / arm), field="budget.json")
+    lab, _, img = range_pairs(*SEG_TRAIN, variant)
+    new_lab, new_a, _ = range_pairs(*NEW_LAYOUTS, variant)
+    te_lab, _, te_img = range_pairs(*HELD_OUT, variant)
     gen = arm_images(work / arm, new_a, new_lab, seed=1)
-    real_net, _ = load_segmenter(work / "segmenter-real")
     c0 = cpu_seconds()
     mixed = train_segmenter(np.concatenate([img, gen]), np.concatenate([lab, new_lab]), config)
     res = {"real only (1,000)": fcn_score(real_net, te_img, te_lab, NUM_CLASSES),
@@ -426,7 +475,7 @@ def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bo
     if gen_only:
         res[f"{ARM_NAMES[arm]} only (1,000)"] = fcn_score(train_segmenter(gen, new_lab, config), te_img, te_lab,
                                                           NUM_CLASSES)
-    return {**res, "train_cpu_s": round(cpu_seconds() - c0, 1)}
+    return {**res, "variant": variant, "train_cpu_s": round(cpu_seconds() - c0, 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -441,6 +490,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seg-width", type=int, default=SegConfig.width, help="segmenter base width")
     ap.add_argument("--seg-blur", type=float, default=SegConfig.blur,
                     help="segmenter: blur half its training images, sigma ~ U(0, this)")
+    ap.add_argument("--variant", default="default", choices=sorted(VARIANT_DATA),
+                    help="segmenter / train: the render variant (score, curve, augment use the segmenter's)")
     ap.add_argument("--figure", default=None, help="score: write the figure here")
     ap.add_argument("--gen-only", action="store_true", help="augment: also a segmenter on generated pairs only")
     args = ap.parse_args(argv)
@@ -449,9 +500,9 @@ def main(argv: list[str] | None = None) -> None:
     seg = SegConfig(steps=args.seg_steps, width=args.seg_width, blur=args.seg_blur)
     t0, c0, load0 = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
     if args.command == "segmenter":
-        res = run_segmenter(args.work, seg)
+        res = run_segmenter(args.work, seg, args.variant)
     elif args.command == "train":
-        res = train_arm(args.arm, args.work, args.budget, steps=args.steps)
+        res = train_arm(args.arm, args.work, args.budget, steps=args.steps, variant=args.variant)
     elif args.command == "score":
         res = run_score(args.work, figure=args.figure)
     elif args.command == "curve":

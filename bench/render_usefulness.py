@@ -24,9 +24,12 @@ By default the segmenter also predicts an instance-boundary class (:func:`with_b
 given with small (< 30 px) and mostly occluded (> 50 %) objects as COCO ignore regions (``*_easy``).
 
 Usage:
-    OMP_NUM_THREADS=1 python bench/render_usefulness.py --work /work/runs/s6_render/useful \
-        --n-train 2000 --n-test 300 --steps 1500 --crop 64 --seeds 0 1 --tex-pool 256 --bg-pool 64 \
-        --dead-leaves --figure docs/render/usefulness.png
+    OMP_NUM_THREADS=1 python bench/render_usefulness.py --work /work/runs/s7_render/useful \
+        --models /work/runs/s7_render/final --n-train 2000 --n-test 300 --val 200 --steps 1600 --width 24 \
+        --crop 64 --seeds 0 1 --tex-pool 256 --bg-pool 64 --dead-leaves --figure docs/render/usefulness.png
+
+Settings are picked on ``--val`` renders (the randomized arm's distribution, another seed) with
+``--skip-test``; the photo-textured test set never picks them.
 
 References:
     Tremblay et al., "Training Deep Networks with Synthetic Data: Bridging the Reality Gap by Domain
@@ -290,7 +293,8 @@ def evaluate(model, folder: Path, images: np.ndarray, masks: np.ndarray | None =
     """COCO segm and bbox AP (x100, pycocotools ``COCOeval``) of :func:`instances` against ``folder``'s
     ``annotations.json`` (its first ``limit`` images when > 0: the fit check on training renders), also
     with :func:`easy_ignore` (``*_easy``), and with ``masks`` (the class maps) the pixel IoU of the arg-max
-    map, averaged over the object classes (boundary pixels count as their best object class). ``probs``
+    map, averaged over the object classes (boundary pixels count as their best object class), and its
+    object-vs-background pixel precision, recall and share of background pixels called an object. ``probs``
     (N×K×H×W) replaces the model's output: the oracle of the true class maps."""
     import contextlib
     import io
@@ -315,6 +319,7 @@ def evaluate(model, folder: Path, images: np.ndarray, masks: np.ndarray | None =
         gt.createIndex()
     results = []
     inter = union = None
+    px = np.zeros(4, np.int64)  # object pixels: true positive, false positive, false negative; background pixels
     with torch.no_grad():
         for s in range(0, len(images), 32):
             if probs is not None:
@@ -330,6 +335,8 @@ def evaluate(model, folder: Path, images: np.ndarray, masks: np.ndarray | None =
                 k = np.arange(1, n_obj)[:, None, None, None]
                 i, u = ((pred == k) & (true == k)).sum((1, 2, 3)), ((pred == k) | (true == k)).sum((1, 2, 3))
                 inter, union = (i, u) if inter is None else (inter + i, union + u)
+                obj, true_obj = pred > 0, true > 0  # object vs background, whatever the class
+                px += np.array([(obj & true_obj).sum(), (obj & ~true_obj).sum(), (~obj & true_obj).sum(), (~true_obj).sum()])
             for j, p in enumerate(prob):
                 for c, m, score in instances(p, boundary=boundary):
                     ys, xs = np.nonzero(m)
@@ -337,7 +344,10 @@ def evaluate(model, folder: Path, images: np.ndarray, masks: np.ndarray | None =
                     results.append({"image_id": ids[s + j], "category_id": c, "score": score,
                                     "segmentation": encode_rle(m),
                                     "bbox": [x0, y0, float(xs.max() + 1) - x0, float(ys.max() + 1) - y0]})
-    out = {} if inter is None else {"IoU": float(np.mean(inter / np.maximum(union, 1))) * 100}
+    out = {} if inter is None else {
+        "IoU": float(np.mean(inter / np.maximum(union, 1))) * 100,
+        "px_precision": float(100 * px[0] / max(px[0] + px[1], 1)),
+        "px_recall": float(100 * px[0] / max(px[0] + px[2], 1)), "bg_as_object": float(100 * px[1] / max(px[3], 1))}
     if not results:
         return {**out, **{f"{k}_AP{a}{e}": 0.0 for k in ("segm", "bbox") for a in ("", "50") for e in ("", "_easy")}}
     with contextlib.redirect_stdout(io.StringIO()):

@@ -7,7 +7,8 @@ Figures:
     gatys.png        chelsea restyled with photos/flower (plain, luminance-only, colour histogram) and
                      with textures/brick; random-multiscale backbone
     photo.png        chelsea x flower: Gatys vs deep photo (matting Laplacian)
-    facial.png       astronaut with the skin/hair texture of grace_hopper (region masks), masks preview
+    facial.png       astronaut with the skin/hair texture of grace_hopper (region masks): whole images at
+                     the working size, then ``crop_to_face``; masks preview
     adain.png        coffee and chelsea x brick, flower, rocket and an unseen procedural style, from
                      ``--runs``/run-adain (recipes/style-adain.yaml)
     sanet.png,       the same for ``--runs``/run-sanet and run-arbitrary (recipes/style-sanet.yaml,
@@ -104,8 +105,13 @@ def main() -> None:
         crop_a, crop_out = a[20:200, 130:320], None
         s = res.image.shape[0] / a.shape[0]
         crop_out = res.image[round(20 * s):round(200 * s), round(130 * s):round(320 * s)]
-        save_small(HERE / "facial.png", make_grid([[a, b, res.image], [crop_a, b[60:360, 130:400], crop_out]],
-                                                cell=cell))
+        # crop_to_face: the same transfer between the faces' boxes, pasted back at full size (session 7)
+        res2 = Facial(FacialConfig(size=2 * args.size, evaluations=args.evals, crop_to_face=True))(
+            a, b, seed=0, content_mask=ma, style_mask=mb)
+        record(log, "facial astronaut x grace_hopper, crop_to_face", res2.seconds, size=2 * args.size)
+        save_small(HERE / "facial.png", make_grid([[a, b, res.image, res2.image],
+                                                   [crop_a, b[60:360, 130:400], crop_out, res2.image[20:200, 130:320]]],
+                                                  cell=cell))
     for method, styles in (("adain", ADAIN_STYLES), ("sanet", HELDOUT_STYLES), ("arbitrary", HELDOUT_STYLES)):
         if method in only:
             feedforward_figure(method, args.runs / f"run-{method}", log, styles)

@@ -97,9 +97,14 @@ def test_evaluate_perfect_and_wrong_predictions_with_cocoeval(ru, tmp_path):
     res = ru.evaluate(None, tmp_path, images, masks, boundary=True, probs=perfect)
     assert res["segm_AP"] == pytest.approx(100.0) and res["bbox_AP"] == pytest.approx(100.0)
     assert res["IoU"] == pytest.approx(100.0)
+    assert (res["px_precision"], res["px_recall"], res["bg_as_object"]) == pytest.approx((100.0, 100.0, 0.0))
     shifted = np.roll(perfect, 12, axis=2)  # every object 12 px down: IoU with its truth below 0.5
     res = ru.evaluate(None, tmp_path, images, masks, boundary=True, probs=shifted)
     assert res["segm_AP50"] == pytest.approx(0.0) and res["IoU"] < 50
+    pred, true = shifted.argmax(1) > 0, masks > 0  # object pixels, counted directly
+    want = (100 * (pred & true).sum() / pred.sum(), 100 * (pred & true).sum() / true.sum(),
+            100 * (pred & ~true).sum() / (~true).sum())
+    assert (res["px_precision"], res["px_recall"], res["bg_as_object"]) == pytest.approx(want)
 
 
 def test_easy_ignore_marks_small_and_occluded_objects_crowd(ru):

@@ -91,3 +91,19 @@ def test_checkpoint_written_before_the_options_resumes(tmp_path):
     assert b.resumed_from == 2 and b.losses[:2] == a.losses
     with pytest.raises(CheckpointError, match="different config"):
         train_style(_cfg(steps=4, min_std=0.1), tmp_path / "a")
+
+
+@pytest.mark.parametrize("method", ["adain", "sanet", "arbitrary"])
+def test_style_recipes_parse_and_build(method):
+    from pathlib import Path
+
+    from traingen.core.config import from_dict, load_yaml
+    from traingen.style.train import build_model
+
+    path = Path(__file__).resolve().parents[2] / "recipes" / f"style-{method}.yaml"
+    data = {k: v for k, v in load_yaml(path).items() if k != "version"}
+    cfg = from_dict(TrainConfig, data, where=str(path))
+    assert cfg.method == method
+    build_model(cfg.method, cfg.model, where=str(path))  # strict model keys
+    if method == "arbitrary":  # the recipe's contents include hubble's flat black sky (the session-6 NaN)
+        assert cfg.min_std > 0 and "builtin:photos/hubble_deep_field" in cfg.contents

@@ -36,10 +36,14 @@ def test_texture_cli_writes_pngs_and_result(tmp_path):
 
 def test_texture_cli_gatys_records_losses(tmp_path):
     out = tmp_path / "g"
+    # a 128 px exemplar: on the 512² one the k23 convolution alone costs ~120 CPU s (docs/texture.md, session 7)
+    cfg = tmp_path / "gatys.yaml"
+    cfg.write_text("version: 1\nexemplar_size: 128\n")
     res = CliRunner().invoke(app, ["texture", "builtin:textures/grass", str(out), "--method", "gatys", "--size", "16",
-                                   "--steps", "3", "--quiet"])
+                                   "--steps", "3", "--quiet", "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     full = json.loads((out / "result.json").read_text())
+    assert full["config"]["exemplar_size"] == 128
     assert 1 <= len(full["textures"][0]["losses"]) <= 3
     assert full["config"]["backbone"] == "random-multiscale" and full["textures"][0]["seconds"] > 0
     bad = CliRunner().invoke(app, ["texture", "builtin:textures/grass", str(tmp_path / "x"), "--method", "gatys",

@@ -44,7 +44,8 @@ VARIANTS: dict[str, dict] = {
                                     "procedural": ["checker", "stripes", "noise", "dead-leaves"]},
                        "background": {"pool": 1}, "ground": {"p_visible": 0.0}},
 }
-_PREFIX = {"default": "render-mask2rgb", "class-textures": "render-mask2rgb-classtex"}
+#: The builtin dataset of each variant (also the prefix of its range caches).
+DATASET_NAMES = {"default": "render-mask2rgb", "class-textures": "render-mask2rgb-classtex"}
 
 
 def labels_to_rgb(class_mask: np.ndarray, depth: np.ndarray, n_classes: int) -> np.ndarray:
@@ -114,7 +115,7 @@ def render_range(start: int, count: int, *, variant: str = "default") -> np.ndar
         raise DataError(f"need start >= 0 and count >= 1, got start={start}, count={count}",
                         where="render-mask2rgb")
     _check_variant(variant)
-    path = cache_dir() / "datasets" / f"{_PREFIX[variant]}-range-{start}-{count}-v{CACHE_VERSION}.npz"
+    path = cache_dir() / "datasets" / f"{DATASET_NAMES[variant]}-range-{start}-{count}-v{CACHE_VERSION}.npz"
     arrays = load_npz(path) if path.exists() else None
     if arrays is None or arrays.get("images") is None or len(arrays["images"]) != count:
         try:

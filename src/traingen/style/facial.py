@@ -202,13 +202,9 @@ class Facial(OptimisationMethod):
 
 
 def to_uint8_image(x: Any, field: str) -> np.ndarray:
-    """An H×W×3 uint8 array from a numpy image (grey, RGB, RGBA; uint8 or float in [0, 1])."""
-    a = np.asarray(x)
-    if a.ndim == 2:
-        a = np.repeat(a[..., None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] not in (3, 4):
-        raise DataError(f"expected an H×W(×3) image, got shape {a.shape}", field=field)
-    a = a[..., :3]
-    if a.dtype != np.uint8:
-        a = np.clip(np.rint(a.astype(np.float64) * 255), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(a)
+    """An H×W×3 uint8 array from any image :func:`traingen.texture.base.to_array` reads (grey repeated to RGB)."""
+    from ..texture.base import to_array
+    from ..texture.base import to_uint8 as array_to_uint8
+
+    a = array_to_uint8(to_array(x, where=field))
+    return np.ascontiguousarray(np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a)

@@ -48,7 +48,7 @@ import json
 import os
 import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ from torch.nn import functional as F
 
 from ..core.errors import DataError
 from ..core.seeding import derive_seed, torch_generator
+from ..data.render_mask2rgb import DATASET_NAMES
 
 NUM_CLASSES = 4
 SEG_TRAIN, HELD_OUT, NEW_LAYOUTS = (500, 1000), (1500, 300), (1800, 1000)
@@ -67,7 +68,7 @@ RECIPES = {"p2p": _RECIPE_DIR / "translate-pix2pix-render.yaml", "l1": _RECIPE_D
            "sims": _RECIPE_DIR / "translate-sims-render.yaml"}
 ARM_NAMES = {"p2p": "pix2pix L1 + cGAN", "l1": "pix2pix L1 only", "sims": "SIMS"}
 #: The dataset each render variant's generators train on (``data.render_mask2rgb.VARIANTS``).
-VARIANT_DATA = {"default": "builtin:render-mask2rgb@train", "class-textures": "builtin:render-mask2rgb-classtex@train"}
+VARIANT_DATA = {variant: f"builtin:{name}@train" for variant, name in DATASET_NAMES.items()}
 
 
 def cpu_seconds() -> float:
@@ -282,13 +283,9 @@ def arm_config(arm: str, steps: int, *, seed: int = 0, variant: str = "default")
     cfg = load_translate_config(RECIPES[arm], steps=steps, threads=1, checkpoint_every=max(steps // 4, 1),
                                 keep_checkpoints=0, log_every=25, tensorboard=False, seed=seed, **data)
     if arm == "sims" and data:
-        import dataclasses
-
-        cfg = dataclasses.replace(cfg, model_config={**cfg.model_config, "bank": VARIANT_DATA[variant]})
+        cfg = replace(cfg, model_config={**cfg.model_config, "bank": VARIANT_DATA[variant]})
     if arm == "l1":
-        import dataclasses
-
-        cfg = dataclasses.replace(cfg, model_config={**cfg.model_config, "use_gan": False})
+        cfg = replace(cfg, model_config={**cfg.model_config, "use_gan": False})
     return cfg
 
 

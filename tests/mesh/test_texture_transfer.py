@@ -191,10 +191,12 @@ def test_shading_removed_held_out_shape(held_out_independent):
     assert r.excluded.sum() >= 10
     assert (r.excluded & mismatch).sum() >= 0.95 * r.excluded.sum()
     assert (r.excluded & mismatch).sum() >= 0.7 * mismatch.sum()
-    # Handle texels (measured 63.9 dB). The body measures 24.3 dB on this high-frequency texture: the
-    # held-out body's profile maps the chart's v elsewhere (the smooth texture's held-out row: 26.8 dB).
+    # Texels. Without the silhouette registration (stage 3b) the body read 24.3 dB on this high-frequency
+    # texture (the held-out profile put rim texels and a column band on other surface points); with it
+    # (session 8) 25.75 dB, handle 40.4 dB.
+    assert r.flow is not None and np.abs(r.flow).max() > 0.5
     assert psnr(res.part_textures[1], truth_texture(1), res.observed[1]) >= 25.0
-    assert psnr(res.part_textures[0], independent_texture(), res.observed[0]) >= 22.0
+    assert psnr(res.part_textures[0], independent_texture(), res.observed[0]) >= 25.0
 
 
 def test_part_colour_outliers_shading_invariant():

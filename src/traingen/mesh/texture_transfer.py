@@ -11,9 +11,11 @@ The pipeline, one stage per module:
 2. per-pixel part labels, normals and depth from the aligned model, and 3. illumination removal —
    :mod:`traingen.mesh.texture_shading`; pixels whose colour is not their model part's
    (:func:`~traingen.mesh.texture_shading.part_colour_outliers`) are left out of the light fit and of
-   the back-projection;
-4. back-projection into each part's canonical UV chart with a depth test, most frontal sample per
-   texel, 5. completion by mirror symmetry then quilting, and 6. shape-to-shape transfer through
+   the back-projection; 3b. the photo registered non-rigidly to the aligned model's silhouette
+   (:mod:`traingen.mesh.texture_warp`), so that a shape that is not in the collection still sends each
+   model pixel the photo pixel of the same surface point;
+4. back-projection (through that registration) into each part's canonical UV chart with a depth test,
+   most frontal sample per texel, 5. completion by mirror symmetry then quilting, and 6. shape-to-shape transfer through
    shared part names and canonical UVs at constant texel density — :mod:`traingen.mesh.texture_charts`.
 
 Wang et al. learn predictors (for pose, and a network for intrinsic decomposition); here they are
@@ -61,13 +63,16 @@ from .texture_shading import (
     remove_illumination,
     unreliable_pixels,
 )
+from .texture_warp import silhouette_flow, warp_image
 
 
 @dataclass
 class TransferConfig:
     """Texture-transfer settings: the pose search, the chart resolution, completion, and the cut-off (in
     robust scales) of the part-colour test that drops pixels from the light fit and the back-projection
-    (:func:`~traingen.mesh.texture_shading.part_colour_outliers`; ``None``: off)."""
+    (:func:`~traingen.mesh.texture_shading.part_colour_outliers`; ``None``: off), and the silhouette
+    registration before back-projection (:func:`~traingen.mesh.texture_warp.silhouette_flow`: control-grid
+    cells per side, ``None``: off; membrane weight)."""
 
     pose: PoseConfig = field(default_factory=PoseConfig)
     texture_size: int = 64
@@ -75,8 +80,13 @@ class TransferConfig:
     quilt_block: int = 12
     depth_tol: float = 0.01
     colour_outlier_k: float | None = 5.0
+    warp_cells: int | None = 8
+    warp_smooth: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.warp_cells is not None and not self.warp_cells >= 1:
+            raise ConfigError(f"warp_cells must be >= 1 or None, got {self.warp_cells}", where="texture-transfer",
+                              field="warp_cells")
         if self.colour_outlier_k is not None and not self.colour_outlier_k > 0:
             raise ConfigError(f"colour_outlier_k must be > 0 or None, got {self.colour_outlier_k}",
                               where="texture-transfer", field="colour_outlier_k")
@@ -104,6 +114,7 @@ class PhotoResult:
     rerender: np.ndarray
     rerender_psnr: float
     excluded: np.ndarray | None = None
+    flow: np.ndarray | None = None
 
 
 @dataclass
@@ -160,21 +171,25 @@ def _delight(photo: Photo, mask: np.ndarray, al: Alignment, cfg: TransferConfig)
     H, W = mask.shape
     cam = al.pose.camera(W, H, cfg.pose.fov_y_deg)
     gb = gbuffer(al.mesh, cam)
+    seen = mask > 0.5
     # The light is fitted on every model pixel the photo's mask also covers: dropping the unreliable ones
     # (rims, the thin handle) loses the uniform parts and the terminator that pin the light (measured 20°
     # off instead of 5°), but model pixels on the photo's background are not the object at all.
     # Model pixels whose colour is not their part's (part_colour_outliers: the aligned model's part drawn
     # over another part of the photographed object) are no observation of that part: left out of the
     # light fit, filled like the unreliable pixels, and never back-projected into a texel.
-    on = gb.mask & (mask > 0.5)
+    on = gb.mask & seen
     excluded = np.zeros_like(on)
     if cfg.colour_outlier_k is not None:
         excluded = part_colour_outliers(img, gb, on, k=cfg.colour_outlier_k)
     fit = on & ~excluded
     light = fit_lighting(img[fit] @ LUMA, gb.normal[fit], gb.part[fit])
-    unreliable = unreliable_pixels(gb, valid=mask > 0.5) | excluded
+    unreliable = unreliable_pixels(gb, valid=seen) | excluded
     albedo = remove_illumination(img, gb, light, unreliable=unreliable)
-    return PhotoResult(photo.name, al, light, mask, albedo, np.zeros_like(img), float("nan"), excluded)
+    flow = None
+    if cfg.warp_cells is not None:  # stage 3b: the photo registered non-rigidly to the model's silhouette
+        flow = silhouette_flow(gb.mask, seen, cells=cfg.warp_cells, smooth=cfg.warp_smooth)
+    return PhotoResult(photo.name, al, light, mask, albedo, np.zeros_like(img), float("nan"), excluded, flow)
 
 
 def _own_textures(m: Mesh, src: Mesh, textures: dict[int, np.ndarray], size: int) -> dict[int, np.ndarray]:
@@ -214,6 +229,18 @@ def _source(results: list[PhotoResult], collection: list[Mesh]) -> tuple[int, Me
     return src_idx, results[[r.alignment.model_index for r in results].index(src_idx)].alignment.mesh
 
 
+def _registered(r: PhotoResult, gb) -> tuple[np.ndarray, np.ndarray]:
+    """The albedo each model pixel sees and the part map for back-projection: through the silhouette flow
+    when there is one (model pixel x reads the albedo at x + d(x)); pixels whose sample touches an excluded
+    pixel or the photo's background are no observation (part −1)."""
+    bad = np.zeros(gb.part.shape, bool) if r.excluded is None else r.excluded
+    if r.flow is None:
+        return r.albedo, np.where(bad, -1, gb.part)
+    albedo = warp_image(r.albedo, r.flow)
+    bad = (warp_image(bad.astype(np.float64), r.flow) > 1e-6) | (warp_image(r.mask, r.flow) < 0.5)
+    return albedo, np.where(bad, -1, gb.part)
+
+
 def _back_project_all(results: list[PhotoResult], src: Mesh, cfg: TransferConfig, seed: int
                       ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """Stages 4–5: every photo's albedo into the source's part charts, then completion."""
@@ -233,8 +260,8 @@ def _back_project_all(results: list[PhotoResult], src: Mesh, cfg: TransferConfig
                 continue
             mp = m.part_names.index(name)
             lay = layers if m is src else texel_geometry(m, mp, S)
-            part_map = gb.part if r.excluded is None else np.where(r.excluded, -1, gb.part)
-            best = back_project(r.albedo, gb.point, part_map, cam, mp, lay, best, depth_tol=cfg.depth_tol)
+            albedo, part_map = _registered(r, gb)
+            best = back_project(albedo, gb.point, part_map, cam, mp, lay, best, depth_tol=cfg.depth_tol)
         tex, score = best if best is not None else (np.zeros((S, S, 3)), np.zeros((S, S)))
         seen = score > 0
         lu, lv = chart_lengths(src, p)

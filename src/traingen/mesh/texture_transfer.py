@@ -231,8 +231,8 @@ def _source(results: list[PhotoResult], collection: list[Mesh]) -> tuple[int, Me
 
 def _registered(r: PhotoResult, gb) -> tuple[np.ndarray, np.ndarray]:
     """The albedo each model pixel sees and the part map for back-projection: through the silhouette flow
-    when there is one (model pixel x reads the albedo at x + d(x)); pixels whose sample touches an excluded
-    pixel or the photo's background are no observation (part −1)."""
+    when there is one (model pixel x reads the albedo at x + d(x)); pixels whose bilinear sample touches an
+    excluded pixel, or is at least half the photo's background, are no observation (part −1)."""
     bad = np.zeros(gb.part.shape, bool) if r.excluded is None else r.excluded
     if r.flow is None:
         return r.albedo, np.where(bad, -1, gb.part)

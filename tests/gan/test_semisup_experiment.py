@@ -151,6 +151,9 @@ def test_supervised_only_learns():
 def test_config_checks_and_recipe(tmp_path):
     cfg, exp = load_experiment(RECIPE)
     assert cfg.labelled == 100
+    # session 8's confirmed settings (+10.4 points, docs/gan/models.md)
+    assert cfg.steps == 5000 and cfg.unlabelled_pool == "all" and cfg.ema_d and cfg.ema_d_decay == 0.998
+    assert abs(cfg.lr_decay_start - 2 / 3) < 1e-12
     assert cfg.model_config["semi_supervised"] and cfg.model_config["feature_matching"]
     assert exp.test_data == "builtin:mnist5k@test" and exp.seeds == [0, 1, 2]
     with pytest.raises(ConfigError, match="semi_supervised"):

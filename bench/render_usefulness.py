@@ -522,7 +522,9 @@ def main() -> None:
         for key in ("segm_AP", "segm_AP50", "bbox_AP", "IoU"):
             vals = [r[key] for a, _, _, r, _, _ in rows if a == arm and key in r]
             if vals:
-                lines.append(f"- {arm}: test {key} {np.mean(vals):.1f} ± {np.std(vals):.1f} over seeds {args.seeds}")
+                sd = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+                lines.append(f"- {arm}: test {key} {np.mean(vals):.2f} ± {sd:.2f} (sample std) "
+                             f"over seeds {args.seeds}")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -15,7 +15,14 @@ Measured, one process, one thread:
 numbers is written to a temporary safetensors file and loaded through the real loading path; it stands
 in for timing only (the speed of VGG19 does not depend on its weights). No reference implementation of
 neural style transfer runs here (pystiche breaks with torchvision >= 0.15; the others are Lua, TF1 or
-CUDA-only), so there is no side-by-side column.
+CUDA-only). Beside the ``vgg19`` style rows stands a **plain-PyTorch loop** (:func:`plain_gatys`: the design
+of PyTorch's neural-transfer tutorial — torchvision's ``vgg19().features`` cut after relu5_1, Gram
+matrices, MSE content loss at relu4_2, ``torch.optim.LBFGS`` with the same evaluation budget), written
+here, with the same weight file (loading it is timed on both sides): the ratio says what traingen's
+backbone, tap and loss plumbing cost.
+
+Facial texture transfer (:class:`traingen.style.facial.Facial`, ``crop_to_face`` at 256 px, region-wise
+Gram loss and the CNN-MRF patch loss) is timed per evaluation on the shipped faces.
 
 Times are CPU seconds of this process (``time.process_time``) and wall seconds; ``os.getloadavg()``
 before and after is recorded. The fastest of ``--repeats`` is reported.
@@ -67,6 +74,63 @@ def random_vgg19_file(folder: Path) -> str:
     return str(path)
 
 
+def plain_gatys(weights: str, content, style, size: int, evaluations: int) -> int:
+    """The tutorial-style Gatys loop on torchvision's VGG19 (reference for timing); returns the evaluations done."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from safetensors.torch import load_file
+    from torchvision.models.vgg import cfgs, make_layers
+
+    # torchvision's VGG19 feature layers (the classifier is never used; building it would dominate the time)
+    feats = make_layers(cfgs["E"])
+    feats.load_state_dict({k[9:]: v for k, v in load_file(weights).items() if k.startswith("features.")})
+    feats = feats[:30].eval().requires_grad_(False)
+    style_at, content_at = (1, 6, 11, 20, 29), 22
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+    def prep(img):
+        img = np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img[..., :3]  # brick is grey
+        t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255
+        h, w = t.shape[-2:]
+        k = size / max(h, w)
+        return F.interpolate(t, size=(round(h * k), round(w * k)), mode="bilinear", antialias=True)
+
+    def run(x):
+        out, h = {}, (x - mean) / std
+        for i, layer in enumerate(feats):
+            h = layer(h)
+            if i in style_at or i == content_at:
+                out[i] = h
+        return out
+
+    def gram(f):
+        _, c, h, w = f.shape
+        v = f.reshape(c, h * w)
+        return v @ v.T / (c * h * w)
+
+    c, s = prep(content), prep(style)
+    with torch.no_grad():
+        c_t = run(c)[content_at]
+        s_t = {i: gram(m) for i, m in run(s).items() if i in style_at}
+    x = c.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([x], max_iter=evaluations, max_eval=evaluations, line_search_fn="strong_wolfe",
+                            tolerance_grad=0.0, tolerance_change=0.0)
+    count = [0]
+
+    def closure():
+        opt.zero_grad()
+        m = run(x)
+        loss = F.mse_loss(m[content_at], c_t) + 1e3 * sum(F.mse_loss(gram(m[i]), s_t[i]) for i in style_at) / 5
+        loss.backward()
+        count[0] += 1
+        return loss
+
+    opt.step(closure)
+    return count[0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--evals", type=int, default=5)
@@ -82,6 +146,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     from traingen.data import open_source
+    from traingen.style.facial import Facial, FacialConfig, load_face
     from traingen.style.gatys import Gatys, GatysConfig
     from traingen.style.photo import Photo, PhotoConfig
     from traingen.texture.gatys import synthesize
@@ -89,6 +154,7 @@ def main() -> None:
     load0 = os.getloadavg()
     brick = open_source("builtin:textures/brick")[0].image
     chelsea = open_source("builtin:photos/chelsea")[0].image
+    (face_a, mask_a), (face_b, mask_b) = load_face("astronaut"), load_face("grace_hopper")
     rows: list[tuple[str, str, str, float, float, str]] = []
     tmp = tempfile.TemporaryDirectory(prefix="bench-style-")
     for bb in args.backbones.split(","):
@@ -108,11 +174,25 @@ def main() -> None:
             n = res.info["evaluations"]
             rows.append(("style gatys", bb, f"{size}² (long side)", cpu / n, wall / n, f"{n} evaluations"))
             print(rows[-1], flush=True)
+            if weights:
+                cpu, wall, n = timed(lambda s=size, w=weights: plain_gatys(w, chelsea, brick, s, args.evals),
+                                     args.repeats)
+                rows.append(("style gatys, plain-PyTorch loop", bb, f"{size}² (long side)", cpu / n, wall / n,
+                             f"{n} evaluations"))
+                print(rows[-1], flush=True)
         cfg = PhotoConfig(backbone=bb, weights=weights, size=128, evaluations=args.evals)
         cpu, wall, res = timed(lambda c=cfg: Photo(c)(chelsea, brick, seed=0), args.repeats)
         n = res.info["evaluations"]
         rows.append(("style photo", bb, "128² (long side)", cpu / n, wall / n, f"{n} evaluations, Laplacian included"))
         print(rows[-1], flush=True)
+        for loss in ("gram", "mrf"):
+            cfg = FacialConfig(backbone=bb, weights=weights, size=256, evaluations=args.evals, crop_to_face=True,
+                               tv_weight=0.1, texture_loss=loss)
+            cpu, wall, res = timed(lambda c=cfg: Facial(c)(face_a, face_b, seed=0, content_mask=mask_a,
+                                                           style_mask=mask_b), args.repeats)
+            n = res.info["evaluations"]
+            rows.append((f"style facial ({loss})", bb, "256² face box", cpu / n, wall / n, f"{n} evaluations"))
+            print(rows[-1], flush=True)
     tmp.cleanup()
 
     from traingen.style.adain import AdaINConfig, AdaINNet
@@ -140,7 +220,8 @@ def main() -> None:
         f"Load average before {' '.join(f'{x:.2f}' for x in load0)}, after {' '.join(f'{x:.2f}' for x in load1)}.  ",
         f"torch {torch.__version__}, numpy {np.__version__}. `vgg19` = torchvision's VGG19 with seeded random "
         "weights loaded from a temporary file: a stand-in for timing (no weights can be downloaded here). "
-        "No reference implementation runs here, so there is no side-by-side column.\n",
+        "No third-party reference implementation runs here; the plain-PyTorch rows are the tutorial-style loop of "
+        "`plain_gatys` on the same weight file and budget.\n",
         "| what | backbone | size | CPU s | wall s | unit |",
         "| --- | --- | --- | ---: | ---: | --- |",
     ]

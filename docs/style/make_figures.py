@@ -7,8 +7,10 @@ Figures:
     gatys.png        chelsea restyled with photos/flower (plain, luminance-only, colour histogram) and
                      with textures/brick; random-multiscale backbone
     photo.png        chelsea x flower: Gatys vs deep photo (matting Laplacian)
-    facial.png       astronaut with the skin/hair texture of grace_hopper (region masks): whole images at
-                     the working size, then ``crop_to_face``; masks preview
+    facial.png       astronaut with the face texture of grace_hopper (region masks), between the face
+                     boxes (``crop_to_face``): session 7's settings, 256 px / TV 0.1, + matting Laplacian
+                     (the defaults), CNN-MRF; bottom row eyes and nose enlarged; with sharpness / fringes /
+                     SSIM / texture numbers in figures.json
     adain.png        coffee and chelsea x brick, flower, rocket and an unseen procedural style, from
                      ``--runs``/run-adain (recipes/style-adain.yaml)
     sanet.png,       the same for ``--runs``/run-sanet and run-arbitrary (recipes/style-sanet.yaml,
@@ -68,7 +70,6 @@ def main() -> None:
     torch.set_num_threads(1)
     from traingen.data import open_source
     from traingen.report.grid import make_grid
-    from traingen.style.facial import Facial, FacialConfig, load_face
     from traingen.style.gatys import Gatys, GatysConfig
     from traingen.style.photo import Photo, PhotoConfig
 
@@ -97,26 +98,53 @@ def main() -> None:
         record(log, "photo chelsea x flower", res.seconds, size=args.size)
         save_small(HERE / "photo.png", make_grid([[chelsea, flower, plain, res.image]], cell=cell))
     if "facial" in only:
-        a, ma = load_face("astronaut")
-        b, mb = load_face("grace_hopper")
-        res = Facial(FacialConfig(size=2 * args.size, evaluations=args.evals))(a, b, seed=0, content_mask=ma,
-                                                                                style_mask=mb)
-        record(log, "facial astronaut x grace_hopper", res.seconds, size=2 * args.size)
-        crop_a, crop_out = a[20:200, 130:320], None
-        s = res.image.shape[0] / a.shape[0]
-        crop_out = res.image[round(20 * s):round(200 * s), round(130 * s):round(320 * s)]
-        # crop_to_face: the same transfer between the faces' boxes, pasted back at full size (session 7)
-        res2 = Facial(FacialConfig(size=2 * args.size, evaluations=args.evals, crop_to_face=True))(
-            a, b, seed=0, content_mask=ma, style_mask=mb)
-        record(log, "facial astronaut x grace_hopper, crop_to_face", res2.seconds, size=2 * args.size)
-        save_small(HERE / "facial.png", make_grid([[a, b, res.image, res2.image],
-                                                   [crop_a, b[60:360, 130:400], crop_out, res2.image[20:200, 130:320]]],
-                                                  cell=cell))
+        facial_figure(log)
+        log_path.write_text(json.dumps(log, indent=2, sort_keys=True) + "\n")
     for method, styles in (("adain", ADAIN_STYLES), ("sanet", HELDOUT_STYLES), ("arbitrary", HELDOUT_STYLES)):
         if method in only:
             feedforward_figure(method, args.runs / f"run-{method}", log, styles)
             log_path.write_text(json.dumps(log, indent=2, sort_keys=True) + "\n")
     log_path.write_text(json.dumps(log, indent=2, sort_keys=True) + "\n")
+
+
+#: facial.png, session 8: label -> FacialConfig keys. "before" is session 7's crop_to_face figure setting; "tv0.1"
+#: works at 256 px with a small TV weight; "after" adds the matting Laplacian against colour fringes (the
+#: face defaults since session 9); "mrf" is "tv0.1" with Li & Wand's patch loss (FaceTex's texture loss).
+FACIAL_RUNS = {
+    "before": {"crop_to_face": True, "size": 128, "evaluations": 50, "tv_weight": 10.0, "photo_weight": 0.0},
+    "tv0.1": {"crop_to_face": True, "size": 256, "evaluations": 60, "tv_weight": 0.1, "photo_weight": 0.0},
+    "after": {"crop_to_face": True, "size": 256, "evaluations": 60, "tv_weight": 0.1, "photo_weight": 0.02},
+    "mrf": {"crop_to_face": True, "size": 256, "evaluations": 60, "tv_weight": 0.1, "photo_weight": 0.0,
+            "texture_loss": "mrf"},
+}
+
+
+def facial_figure(log: dict, cell: int = 100) -> None:
+    """facial.png: astronaut with grace_hopper's face texture, before / after session 8, and its numbers.
+
+    facial.png: the face boxes of content, style, then each of :data:`FACIAL_RUNS` (transferred between the
+    face boxes, pasted back into the full-size content, cropped here for viewing); bottom row: eyes and
+    nose of the same, enlarged. Each run's CPU seconds and :func:`traingen.style.face_metrics.transfer_report` go to
+    figures.json.
+    """
+    from traingen.report.grid import make_grid
+    from traingen.style.face_metrics import transfer_report
+    from traingen.style.facial import Facial, FacialConfig, load_face
+
+    a, ma = load_face("astronaut")
+    b, mb = load_face("grace_hopper")
+    face, zoom = (slice(20, 200), slice(130, 320)), (slice(75, 155), slice(175, 280))
+    row1, row2 = [a[face], b[60:360, 130:400]], [a[zoom], b[150:290, 190:350]]
+    for label, kw in FACIAL_RUNS.items():
+        t0 = time.process_time()
+        res = Facial(FacialConfig(**kw))(a, b, seed=0, content_mask=ma, style_mask=mb)
+        cpu = time.process_time() - t0
+        rep = transfer_report(res.image, a, b, ma, mb)
+        record(log, f"facial astronaut x grace_hopper, {label}", res.seconds, cpu_s=round(cpu, 1), config=kw,
+               metrics=rep)
+        row1.append(res.image[face])
+        row2.append(res.image[zoom])
+    save_small(HERE / "facial.png", make_grid([row1, row2], cell=cell))
 
 
 def _img(addr: str):

@@ -1,14 +1,25 @@
-"""Photo-realistic facial texture transfer: region-wise Gram transfer between faces that keeps identity.
+"""Photo-realistic facial texture transfer: region-wise texture transfer between faces that keeps identity.
 
-Kaur et al. transfer the fine texture of one face (skin, hair, wrinkles) to another while keeping
-the target's identity. The objective here follows theirs on top of Gatys et al.:
+Kaur et al. (FaceTex) transfer the fine texture of one face (skin, hair, wrinkles) to another while keeping
+the target's identity: Li & Wand's CNN-MRF style transfer plus a *facial semantic regularisation* made of a
+face prior (changes smoothly suppressed around the meso-structures: eyes, nose, mouth) and a facial
+structure loss; the image starts from the content face. Here:
 
-- texture: a Gram loss per facial region (skin to skin, hair to hair, eyes to eyes, ...), guided by
-  region label maps of both faces (:func:`traingen.style.photo.guided_style_loss`);
-- structure: the content loss at a deep tap (VGG's ``relu4_2``) keeps the face's layout;
-- face prior: a pixel loss weighted by a smooth map of the meso-structures (eyes, nose, mouth:
-  Gaussian-blurred region masks), so these identity-carrying parts change least;
-- optional photorealism: the matting-Laplacian term of Luan et al. (``photo_weight``).
+- texture: per facial region (skin to skin, hair to hair, eyes to eyes, ...), guided by region label maps
+  of both faces, either Gram matrices (``texture_loss: gram``, the default,
+  :func:`traingen.style.photo.guided_style_loss`) or FaceTex's nearest-neural-patch loss (``mrf``,
+  :class:`traingen.style.mrf.MrfLoss`). With the weights-free random filter bank the MRF loss lost the
+  identity (structure SSIM 0.49 vs 0.83 for Gram, docs/style.md), so Gram stays the default;
+- structure: the content loss at a deep tap (VGG's ``relu4_2``; FaceTex's structure loss reads a face
+  network, which cannot be loaded offline) keeps the face's layout;
+- face prior: a pixel loss weighted by a smooth map of the meso-structures (Gaussian-blurred eyes, nose
+  and mouth masks), so these identity-carrying parts change least;
+- initialisation from the content face (``init: content``);
+- optional photorealism: the matting-Laplacian term of Luan et al. (``photo_weight``);
+- ``crop_to_face``: the transfer runs between the two face boxes at ``size`` and is pasted back, so a face
+  that covers a small part of its photo is worked on at full detail. The defaults (session 9) are the
+  photo-like settings measured in session 8: ``crop_to_face=True, size=256, evaluations=60, tv_weight=0.1,
+  photo_weight=0.02`` (:mod:`.face_metrics`, docs/style.md).
 
 Outside the face (label 0) the content photo is kept: the result is composited with a feathered mask.
 
@@ -19,10 +30,12 @@ Shipped faces with region masks: ``astronaut`` (``builtin:photos/astronaut``) an
 Example:
     >>> img_a, mask_a = load_face("astronaut")
     >>> img_b, mask_b = load_face("grace_hopper")
-    >>> out = Facial(FacialConfig(size=128))(img_a, img_b, content_mask=mask_a, style_mask=mask_b)
+    >>> out = Facial(FacialConfig())(img_a, img_b, content_mask=mask_a, style_mask=mask_b)  # ~85 CPU s
 
 References:
-    Kaur, Zhang, Xu, "Photo-realistic Facial Texture Transfer", arXiv 1706.04306, 2017.
+    Kaur, Zhang, Dana, "Photo-realistic Facial Texture Transfer", arXiv 1706.04306, 2017.
+    Li, Wand, "Combining Markov Random Fields and Convolutional Neural Networks for Image Synthesis", CVPR 2016
+    (the patch loss of ``texture_loss: mrf``, :mod:`traingen.style.mrf`).
     Gatys, Ecker, Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016.
 """
 
@@ -32,7 +45,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -41,6 +54,7 @@ from ..core.errors import DataError
 from ..core.seeding import torch_generator
 from .base import METHODS, StyleResult, resize_mask, to_uint8
 from .gatys import GatysConfig, OptimisationMethod, prepare_pair, stylize_tensor
+from .mrf import MrfLoss
 from .photo import guided_style_loss, laplacian_to_torch, matting_laplacian, photorealism_loss
 
 #: Region labels of the face masks.
@@ -102,29 +116,44 @@ class FacialConfig(GatysConfig):
     """:class:`~traingen.style.gatys.GatysConfig` plus the face terms.
 
     Args:
-        style_weight / tv_weight: as in Gatys, lower / higher than its defaults (1e3 / 0): faces need
-            smooth, photo-like texture (measured: the defaults left colour noise on the face).
+        size / evaluations: 256 px and 60 L-BFGS evaluations (Gatys: 128 / 50): the face boxes are worked on
+            at 256 px (session 8: at 128 px the skin kept 7 % of the content's Laplacian variance; 150
+            evaluations gave nothing over 60).
+        style_weight / tv_weight: 100 / 0.1 (Gatys: 1e3 / 0). Session 5's TV 10 against colour noise on
+            whole images at 64–128 px blurred the face; on the face boxes at 256 px TV 0.1 keeps 0.82 of the
+            skin's Laplacian variance (docs/style.md).
         prior_weight: weight of the face-prior pixel loss around eyes, nose and mouth.
         prior_sigma: blur of the structure masks, as a fraction of the image's longer side.
-        photo_weight: matting-Laplacian weight (0 turns it off; it costs a sparse build per image).
+        photo_weight: matting-Laplacian weight, 0.02 (0 turns it off; it costs a sparse build per image): it
+            removes most of the colour fringes at TV 0.1 (chroma high-pass 1.82 -> 1.22 of the content's) and
+            keeps the identity (SSIM over eyes, nose, mouth 0.83).
         keep_background: composite the result over the content outside the face (label 0).
         crop_to_face: transfer between the two faces' bounding boxes (mask label > 0, plus ``crop_margin``)
             resized to ``size``, then paste the result back into the content at its full size (the output
-            keeps the content's size). Off (the default, as before), the whole images are resized to ``size``:
-            at 128 px a face filling a quarter of a 512² photo is ~45 px wide and its region Grams turned into
-            colour noise (docs/style.md, session 7).
+            keeps the content's size). On by default (session 9); off, the whole images are resized to
+            ``size``: at 128 px a face filling a quarter of a 512² photo is ~45 px wide and its region Grams
+            turned into colour noise (docs/style.md, session 7).
         crop_margin: margin added around each face box, as a fraction of the box's longer side.
+        texture_loss: ``gram`` (region-wise Gram matrices) or ``mrf`` (Li & Wand's nearest-neural-patch loss
+            per region, :mod:`traingen.style.mrf`, the loss FaceTex builds on; with the weights-free random
+            filter bank it lost the identity in session 8's measurements, so it is not the default).
+        mrf_patch / mrf_pool: neural patch size and the average-pooling factor of the maps (``mrf`` only).
     """
 
+    size: int = 256
+    evaluations: int = 60
     content_weight: float = 5.0
     style_weight: float = 100.0
-    tv_weight: float = 10.0
+    tv_weight: float = 0.1
     prior_weight: float = 10.0
     prior_sigma: float = 0.02
-    photo_weight: float = 0.0
+    photo_weight: float = 0.02
     keep_background: bool = True
-    crop_to_face: bool = False
+    crop_to_face: bool = True
     crop_margin: float = 0.15
+    texture_loss: Literal["gram", "mrf"] = "gram"
+    mrf_patch: int = 3
+    mrf_pool: int = 2
 
 
 @METHODS.register("facial")
@@ -155,8 +184,15 @@ class Facial(OptimisationMethod):
         if cfg.photo_weight > 0:
             lap = laplacian_to_torch(matting_laplacian(c[0].permute(1, 2, 0).cpu().numpy()), self.device)
 
+        mrf: list = []
+
         def style_term(xm, smaps):
-            return guided_style_loss(xm, smaps, cm, sm)
+            if cfg.texture_loss == "gram":
+                return guided_style_loss(xm, smaps, cm, sm)
+            if not mrf:  # built once: the style's patches per tap and region
+                mrf.append(MrfLoss(smaps, style_mask=sm, content_mask=cm, patch=cfg.mrf_patch, pool=cfg.mrf_pool,
+                                   labels=tuple(REGIONS)[1:] if cfg.keep_background else None))
+            return mrf[0](xm)
 
         def extra(x):
             loss = cfg.prior_weight * (w * (x - c) ** 2).mean()
@@ -197,7 +233,8 @@ class Facial(OptimisationMethod):
             a = cv2.GaussianBlur((cmask > 0).astype(np.float32), (0, 0), sigma)[cy0:cy1, cx0:cx1, None]
             up = a * up + (1 - a) * box
         out[cy0:cy1, cx0:cx1] = np.clip(np.rint(up), 0, 255).astype(np.uint8)
-        info = {**res.info, "face_box": [cy0, cy1, cx0, cx1], "style_box": [sy0, sy1, sx0, sx1]}
+        info = {**res.info, "face_box": [cy0, cy1, cx0, cx1], "style_box": [sy0, sy1, sx0, sx1],
+                "config": to_dict(self.config)}  # the caller's settings (crop_to_face true), not the inner call's
         return StyleResult(out, res.losses, time.perf_counter() - t0, "facial", info)
 
 

@@ -185,6 +185,24 @@ def test_render_range_continues_the_image_sequence():
     assert np.array_equal(render_range(3, 2), two)     # the cached copy
 
 
+def test_render_cache_made_by_an_older_renderer_is_rendered_again():
+    """The cache names do not follow renderer changes (session 7: a cached copy differed from fresh renders in
+    26 % of its pixels): a cache whose first image no longer matches the renderer is replaced."""
+    pytest.importorskip("moderngl", reason="rendering needs the [render] extra")
+    from traingen.data.cache import cache_dir, load_npz, save_npz_atomic
+    from traingen.data.render_mask2rgb import cache_is_current, render_range
+
+    fresh = render_range(7, 2)
+    path = cache_dir() / "datasets" / "render-mask2rgb-range-7-2-v1.npz"
+    assert cache_is_current(load_npz(path)["images"], 7)
+    stale = fresh.copy()
+    stale[0, :, 64:] = 255 - stale[0, :, 64:]          # "rendered by an older renderer"
+    save_npz_atomic(path, images=stale)
+    assert not cache_is_current(stale, 7)
+    assert np.array_equal(render_range(7, 2), fresh)  # re-rendered ...
+    assert np.array_equal(load_npz(path)["images"], fresh)  # ... and the cache replaced
+
+
 def test_score_and_augment_commands_end_to_end(tmp_path, monkeypatch):
     """``score`` and ``augment`` on a tiny pix2pix run and segmenter, the render ranges replaced by toys."""
     import json

@@ -62,6 +62,9 @@ class DatasetInfo:
     splits: dict[str, int] = field(default_factory=dict)
     items: tuple[str, ...] = ()
     loader: Callable[[], dict[str, np.ndarray]] | None = field(default=None, repr=False, compare=False)
+    #: ``current(arrays) -> bool``: is a cached copy still what ``loader`` makes now? (generated datasets whose
+    #: generator code may change under an unchanged cache name, e.g. the renderer's; None: always current)
+    current: Callable[[dict[str, np.ndarray]], bool] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -212,7 +215,7 @@ def load_builtin(name: str) -> BuiltinData:
     if memo_key in _MEMO:
         return _MEMO[memo_key]
     arrays = load_npz(path) if path.exists() else None
-    if arrays is None or not _valid(info, arrays):
+    if arrays is None or not _valid(info, arrays) or (info.current is not None and not info.current(arrays)):
         assert info.loader is not None
         try:
             arrays = info.loader()

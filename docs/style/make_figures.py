@@ -7,6 +7,7 @@ Figures:
     gatys.png        chelsea restyled with photos/flower (plain, luminance-only, colour histogram) and
                      with textures/brick; random-multiscale backbone
     photo.png        chelsea x flower: Gatys vs deep photo (matting Laplacian)
+    facial_strength.png  the defaults at style weight 100 / 1,000 / 10,000 (fine skin texture vs identity)
     facial.png       astronaut with the face texture of grace_hopper (region masks), between the face
                      boxes (``crop_to_face``): session 7's settings, 256 px / TV 0.1, + matting Laplacian
                      (the defaults), CNN-MRF; bottom row eyes and nose enlarged; with sharpness / fringes /
@@ -21,7 +22,7 @@ Figures:
 
 Run:
     OMP_NUM_THREADS=1 .venv/bin/python docs/style/make_figures.py [--size 96] [--evals 50]
-        [--runs /work/runs/style] [--only gatys,photo,facial,adain,sanet,arbitrary]
+        [--runs /work/runs/style] [--only gatys,photo,facial,facial-strength,adain,sanet,arbitrary]
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--evals", type=int, default=50)
     ap.add_argument("--runs", type=Path, default=Path("/work/runs/style"))
-    ap.add_argument("--only", default="gatys,photo,facial,adain,sanet,arbitrary")
+    ap.add_argument("--only", default="gatys,photo,facial,facial-strength,adain,sanet,arbitrary")
     args = ap.parse_args()
     only = set(args.only.split(","))
 
@@ -99,6 +100,9 @@ def main() -> None:
         save_small(HERE / "photo.png", make_grid([[chelsea, flower, plain, res.image]], cell=cell))
     if "facial" in only:
         facial_figure(log)
+        log_path.write_text(json.dumps(log, indent=2, sort_keys=True) + "\n")
+    if "facial-strength" in only:
+        facial_strength_figure(log)
         log_path.write_text(json.dumps(log, indent=2, sort_keys=True) + "\n")
     for method, styles in (("adain", ADAIN_STYLES), ("sanet", HELDOUT_STYLES), ("arbitrary", HELDOUT_STYLES)):
         if method in only:
@@ -145,6 +149,34 @@ def facial_figure(log: dict, cell: int = 100) -> None:
         row1.append(res.image[face])
         row2.append(res.image[zoom])
     save_small(HERE / "facial.png", make_grid([row1, row2], cell=cell))
+
+
+#: facial_strength.png, session 9: the style weight as a texture-strength knob (the defaults otherwise).
+STRENGTH_RUNS = {"style weight 100 (default)": {}, "style weight 1,000": {"style_weight": 1000.0},
+                 "style weight 10,000": {"style_weight": 10000.0}}
+
+
+def facial_strength_figure(log: dict, cell: int = 190) -> None:
+    """facial_strength.png: the content face box, then :data:`STRENGTH_RUNS` (the style face is in facial.png).
+
+    Each run's CPU seconds and :func:`traingen.style.face_metrics.transfer_report` go to figures.json.
+    """
+    from traingen.report.grid import make_grid
+    from traingen.style.face_metrics import transfer_report
+    from traingen.style.facial import Facial, FacialConfig, load_face
+
+    a, ma = load_face("astronaut")
+    b, mb = load_face("grace_hopper")
+    face = (slice(20, 200), slice(130, 320))
+    row = [a[face]]
+    for label, kw in STRENGTH_RUNS.items():
+        t0 = time.process_time()
+        res = Facial(FacialConfig(**kw))(a, b, seed=0, content_mask=ma, style_mask=mb)
+        cpu = time.process_time() - t0
+        record(log, f"facial strength, {label}", res.seconds, cpu_s=round(cpu, 1), config=kw,
+               metrics=transfer_report(res.image, a, b, ma, mb))
+        row.append(res.image[face])
+    save_small(HERE / "facial_strength.png", make_grid([row], cell=cell))
 
 
 def _img(addr: str):

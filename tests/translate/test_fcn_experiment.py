@@ -238,6 +238,13 @@ def test_score_and_augment_commands_end_to_end(tmp_path, monkeypatch):
     curve = fx.run_curve(tmp_path, "p2p")               # one row per checkpoint; the last is the score's
     assert [r["step"] for r in curve["rows"]] == [1, 2] and curve["rows"][1]["train_cpu_s"] == 1
     assert curve["rows"][1]["miou"] == res["rows"]["pix2pix L1 + cGAN"]["miou"]
+    # eval mode (no dropout, running BatchNorm statistics) makes other images than the paper's train-mode inference
+    held_lab, held_a, _ = toy_range(*fx.HELD_OUT)
+    train_mode = fx.arm_images(tmp_path / "p2p", held_a, held_lab)
+    eval_mode = fx.arm_images(tmp_path / "p2p", held_a, held_lab, eval_mode=True)
+    assert eval_mode.shape == train_mode.shape and not np.array_equal(eval_mode, train_mode)
+    assert np.array_equal(eval_mode, fx.arm_images(tmp_path / "p2p", held_a, held_lab, eval_mode=True, seed=5))
+    assert fx.run_score(tmp_path, eval_mode=True)["eval_mode"] is True
     aug = fx.run_augment(tmp_path, seg, gen_only=True)
     assert len([k for k in aug if k not in ("train_cpu_s", "variant")]) == 3 and aug["variant"] == "default"
     assert aug["real only (1,000)"] == rec["held_out_real"]

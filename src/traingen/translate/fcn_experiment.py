@@ -339,13 +339,14 @@ def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
 
 
 def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed: int = 0,
-               checkpoint: Path | None = None) -> np.ndarray:
+               checkpoint: Path | None = None, eval_mode: bool | None = None) -> np.ndarray:
     """The images a trained run makes from A label images (pix2pix) or class maps (SIMS), uint8 N×H×W×3
     (at its latest checkpoint, or at ``checkpoint``).
 
     pix2pix translates in train mode (dropout, batch statistics: the paper's inference) in batches of its
     training batch size, dropout drawn from ``derive_seed(seed, "fcn-dropout")``; SIMS picks among its
-    top-k retrievals with ``torch_generator(seed, "sims-export", i)``.
+    top-k retrievals with ``torch_generator(seed, "sims-export", i)``. ``eval_mode=True``: pix2pix without
+    dropout and with its running BatchNorm statistics (``Pix2PixConfig.eval_mode``; None: the run's setting).
     """
     from .data import to_tensor, to_uint8
     from .trainer import load_run
@@ -360,7 +361,8 @@ def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed:
                       where=str(run_dir))
         torch.manual_seed(derive_seed(seed, "fcn-dropout"))
         bs = cfg.batch_size
-        return np.concatenate([to_uint8(model.translate(x[k:k + bs])) for k in range(0, len(x), bs)])
+        return np.concatenate([to_uint8(model.translate(x[k:k + bs], eval_mode=eval_mode))
+                               for k in range(0, len(x), bs)])
 
 
 # -- commands -----------------------------------------------------------------------------------------
@@ -410,8 +412,10 @@ class _Constant(nn.Module):
         return F.one_hot(torch.full(x.shape[:1] + x.shape[2:], self.cls), NUM_CLASSES).permute(0, 3, 1, 2).float()
 
 
-def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8) -> dict[str, Any]:
-    """The FCN table: real held-out renders and every trained arm in ``work``, with domain-FID."""
+def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8,
+              eval_mode: bool | None = None) -> dict[str, Any]:
+    """The FCN table: real held-out renders and every trained arm in ``work``, with domain-FID
+    (``eval_mode``: pix2pix's inference mode, :func:`arm_images`)."""
     net, state = load_segmenter(work / "segmenter-real")
     variant = state.get("variant", "default")
     records = {arm: _arm_record(work, arm, variant) for arm in RECIPES}   # a mixed folder fails before any work
@@ -421,7 +425,7 @@ def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8) -> dict[
     for arm, rec in records.items():
         if rec is None:
             continue
-        imgs = arm_images(work / arm, te_a, te_lab)
+        imgs = arm_images(work / arm, te_a, te_lab, eval_mode=eval_mode)
         arms[rec["name"]] = imgs
         rows[rec["name"]] = {**fcn_score(net, imgs, te_lab, NUM_CLASSES), "domain_fid": domain_fid(te_img, imgs),
                              "steps": rec["steps"], "train_cpu_s": rec["cpu_s"]}
@@ -433,10 +437,10 @@ def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8) -> dict[
         grid = [list(PALETTE[te_lab[idx]])] + [list(a[idx]) for a in arms.values()]
         grid += [list(PALETTE[predict(net, a[idx])]) for a in arms.values()]
         save_png(figure, make_grid(grid, cell=64, pad=2))
-    return {"variant": variant, "rows": rows}
+    return {"variant": variant, "eval_mode": eval_mode, "rows": rows}
 
 
-def run_curve(work: Path, arm: str) -> dict[str, Any]:
+def run_curve(work: Path, arm: str, *, eval_mode: bool | None = None) -> dict[str, Any]:
     """The FCN score of every checkpoint of ``work/arm`` (a quarter of the run apart): does the generator
     learn to draw objects, and is it still improving when the budget ends?"""
     from .trainer import checkpoint_paths
@@ -449,9 +453,10 @@ def run_curve(work: Path, arm: str) -> dict[str, Any]:
         raise DataError(f"arm {arm!r} has not been trained here", where=str(work / arm), field="budget.json")
     rows = []
     for step, path in checkpoint_paths(work / arm):
-        score = fcn_score(net, arm_images(work / arm, te_a, te_lab, checkpoint=path), te_lab, NUM_CLASSES)
+        score = fcn_score(net, arm_images(work / arm, te_a, te_lab, checkpoint=path, eval_mode=eval_mode), te_lab,
+                          NUM_CLASSES)
         rows.append({"step": step, "train_cpu_s": round(rec["cpu_s"] * step / rec["steps"], 1), **score})
-    return {"arm": arm, "name": rec["name"], "rows": rows}
+    return {"arm": arm, "name": rec["name"], "eval_mode": eval_mode, "rows": rows}
 
 
 def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bool = False) -> dict[str, Any]:
@@ -491,6 +496,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="segmenter / train: the render variant (score, curve, augment use the segmenter's)")
     ap.add_argument("--figure", default=None, help="score: write the figure here")
     ap.add_argument("--gen-only", action="store_true", help="augment: also a segmenter on generated pairs only")
+    ap.add_argument("--eval-mode", action="store_true",
+                    help="score / curve: pix2pix without dropout, running BatchNorm statistics (default: the paper's "
+                         "train-mode inference)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -501,15 +509,16 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "train":
         res = train_arm(args.arm, args.work, args.budget, steps=args.steps, variant=args.variant)
     elif args.command == "score":
-        res = run_score(args.work, figure=args.figure)
+        res = run_score(args.work, figure=args.figure, eval_mode=args.eval_mode or None)
     elif args.command == "curve":
-        res = run_curve(args.work, args.arm)
+        res = run_curve(args.work, args.arm, eval_mode=args.eval_mode or None)
     else:
         res = run_augment(args.work, seg, arm=args.arm, gen_only=args.gen_only)
     res = {"command": args.command, "result": res, "wall_s": round(time.perf_counter() - t0, 1),
            "cpu_s": round(cpu_seconds() - c0, 1),
            "loadavg_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)]}
-    out = args.work / f"{args.command}{'-' + args.arm if args.command in ('train', 'curve', 'augment') else ''}.json"
+    suffix = "-eval" if args.eval_mode and args.command in ("score", "curve") else ""
+    out = args.work / f"{args.command}{'-' + args.arm if args.command in ('train', 'curve', 'augment') else ''}{suffix}.json"
     out.write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))
 

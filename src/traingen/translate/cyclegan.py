@@ -41,7 +41,7 @@ from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 from ..core.seeding import torch_generator
 from .losses import GAN_LOSSES, gan_loss
-from .model_base import TranslateModel
+from .model_base import TranslateModel, adam
 from .networks import Norm, PatchDiscriminator, ResNetGenerator, init_weights
 from .pool import ImagePool
 
@@ -141,8 +141,8 @@ class CycleGAN(TranslateModel):
         for net in (self.G_A, self.G_B, self.D_A, self.D_B):
             init_weights(net, generator=generator, gain=c.init_gain)
         betas = (c.beta1, c.beta2)
-        self.opt_G = torch.optim.Adam([*self.G_A.parameters(), *self.G_B.parameters()], lr=c.lr, betas=betas)
-        self.opt_D = torch.optim.Adam([*self.D_A.parameters(), *self.D_B.parameters()], lr=c.lr, betas=betas)
+        self.opt_G = adam([*self.G_A.parameters(), *self.G_B.parameters()], lr=c.lr, betas=betas)
+        self.opt_D = adam([*self.D_A.parameters(), *self.D_B.parameters()], lr=c.lr, betas=betas)
         self.pool_A = ImagePool(c.pool_size)  # generated A images (for D_B)
         self.pool_B = ImagePool(c.pool_size)  # generated B images (for D_A)
         self.classifier: torch.nn.Module | None = None

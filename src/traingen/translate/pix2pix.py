@@ -38,7 +38,7 @@ from torch.nn import functional as F
 from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 from .losses import gan_loss
-from .model_base import TranslateModel
+from .model_base import TranslateModel, adam
 from .networks import Norm, PatchDiscriminator, UNetGenerator, init_weights, unet_depth
 
 
@@ -118,8 +118,8 @@ class Pix2Pix(TranslateModel):
         init_weights(self.G, generator=generator, gain=c.init_gain)
         init_weights(self.D, generator=generator, gain=c.init_gain)
         betas = (c.beta1, c.beta2)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=betas)
+        self.opt_G = adam(self.G.parameters(), lr=c.lr, betas=betas)
+        self.opt_D = adam(self.D.parameters(), lr=c.lr, betas=betas)
 
     # -- bookkeeping the trainer uses
     @property

@@ -50,7 +50,7 @@ from torch.nn import functional as F
 from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
 from ..core.seeding import torch_generator
-from .model_base import TranslateModel
+from .model_base import TranslateModel, adam
 from .sims_bank import SegmentBank, connected_segments, retrieve
 from .sims_canvas import compose_canvas, depth_order_pairs, onehot, order_from_net, simulate_canvas
 from .sims_nets import CascadedRefinementNet, OrderingNet, SpatialTransformer, soft_iou_loss, warp
@@ -152,9 +152,9 @@ class SIMS(TranslateModel):
             init_weights(net, generator=generator, gain=0.02)
         self.stn.reset_identity()
         betas = (c.beta1, c.beta2)
-        self.opt_crn = torch.optim.Adam(self.crn.parameters(), lr=c.lr, betas=betas)
-        self.opt_stn = torch.optim.Adam(self.stn.parameters(), lr=c.lr, betas=betas)
-        self.opt_order = torch.optim.Adam(self.order.parameters(), lr=c.lr, betas=betas)
+        self.opt_crn = adam(self.crn.parameters(), lr=c.lr, betas=betas)
+        self.opt_stn = adam(self.stn.parameters(), lr=c.lr, betas=betas)
+        self.opt_order = adam(self.order.parameters(), lr=c.lr, betas=betas)
         self._bank: SegmentBank | None = None
         self._backbone: Any = None
 

@@ -59,7 +59,7 @@ from ..core.errors import ConfigError
 from ..core.seeding import torch_generator
 from . import texturegan_ops as ops
 from .losses import gan_loss
-from .model_base import TranslateModel
+from .model_base import TranslateModel, adam
 from .networks import PatchDiscriminator, init_weights
 
 
@@ -228,9 +228,9 @@ class TextureGAN(TranslateModel):
         for net in (self.G, self.D, self.D_local):
             init_weights(net, generator=generator, gain=c.init_gain)
         betas = (c.beta1, c.beta2)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=betas)
-        self.opt_D_local = torch.optim.Adam(self.D_local.parameters(), lr=c.lr, betas=betas)
+        self.opt_G = adam(self.G.parameters(), lr=c.lr, betas=betas)
+        self.opt_D = adam(self.D.parameters(), lr=c.lr, betas=betas)
+        self.opt_D_local = adam(self.D_local.parameters(), lr=c.lr, betas=betas)
         self._bank: torch.Tensor | None = None
         self._backbone: Any = None
 

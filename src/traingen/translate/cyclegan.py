@@ -184,6 +184,32 @@ class CycleGAN(TranslateModel):
         raise ConfigError(f"expected AtoB or BtoA, got {direction!r}", field="direction")
 
     # -- training
+    @property
+    def per_sample(self) -> bool:
+        """Every layer acts on each sample alone (InstanceNorm, no dropout): then a network applied to two
+        stacked batches gives the two results it gives them apart, and :meth:`generate` and
+        :meth:`discriminate` make one call of two (fewer, larger convolutions: the same math)."""
+        return self.config.norm == "instance" and not self.config.dropout
+
+    def generate(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(G_A(a), G_B(b), G_A(b), G_B(a))``; the last two (the identity mappings) are None when the
+        identity loss is off. With :attr:`per_sample` and equal sample shapes G_A sees ``[a; b]`` in one
+        call and G_B ``[b; a]``."""
+        n = a.shape[0]
+        if self.config.lambda_identity <= 0:
+            return self.G_A(a), self.G_B(b), None, None
+        if self.per_sample and a.shape[1:] == b.shape[1:] and b.shape[0] == n:
+            out_a, out_b = self.G_A(torch.cat([a, b])), self.G_B(torch.cat([b, a]))
+            return out_a[:n], out_b[:n], out_a[n:], out_b[n:]
+        return self.G_A(a), self.G_B(b), self.G_A(b), self.G_B(a)
+
+    def discriminate(self, D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(D(real), D(fake))``, in one call of ``[real; fake]`` when :attr:`per_sample`."""
+        if self.per_sample and real.shape == fake.shape:
+            pred = D(torch.cat([real, fake]))
+            return pred[:real.shape[0]], pred[real.shape[0]:]
+        return D(real), D(fake)
+
     def train_step(self, batch: dict[str, torch.Tensor], *, step: int, seed: int,
                    check: Callable[[torch.Tensor, str], None] | None = None) -> dict[str, float]:
         """Generators first, then discriminators, on ``batch = {"A", "B"[, "label_A"]}`` in [-1, 1].
@@ -201,7 +227,7 @@ class CycleGAN(TranslateModel):
         a, b = batch["A"], batch["B"]
         for net in self.nets.values():
             net.train()
-        fake_b, fake_a = self.G_A(a), self.G_B(b)
+        fake_b, fake_a, same_b, same_a = self.generate(a, b)
         rec_a, rec_b = self.G_B(fake_b), self.G_A(fake_a)
         discs = (self.D_A, self.D_B)
         for net in discs:
@@ -214,7 +240,7 @@ class CycleGAN(TranslateModel):
             terms = {"g_a": g_a, "g_b": g_b, "cycle_a": cyc_a, "cycle_b": cyc_b}
             g_loss = g_a + g_b + c.lambda_a * cyc_a + c.lambda_b * cyc_b
             if c.lambda_identity > 0:
-                idt_a, idt_b = F.l1_loss(self.G_A(b), b), F.l1_loss(self.G_B(a), a)
+                idt_a, idt_b = F.l1_loss(same_b, b), F.l1_loss(same_a, a)
                 g_loss = g_loss + c.lambda_identity * (c.lambda_b * idt_a + c.lambda_a * idt_b)
                 terms.update(idt_a=idt_a, idt_b=idt_b)
             if c.semantic_weight > 0:
@@ -235,8 +261,10 @@ class CycleGAN(TranslateModel):
                     p.requires_grad_(True)
         pooled_b = self.pool_B.query(fake_b.detach(), generator=torch_generator(seed, "pool", "B", step))
         pooled_a = self.pool_A.query(fake_a.detach(), generator=torch_generator(seed, "pool", "A", step))
-        d_a = 0.5 * (gan_loss(self.D_A(b), True, kind=c.gan_loss) + gan_loss(self.D_A(pooled_b), False, kind=c.gan_loss))
-        d_b = 0.5 * (gan_loss(self.D_B(a), True, kind=c.gan_loss) + gan_loss(self.D_B(pooled_a), False, kind=c.gan_loss))
+        real_pred_b, fake_pred_b = self.discriminate(self.D_A, b, pooled_b)
+        real_pred_a, fake_pred_a = self.discriminate(self.D_B, a, pooled_a)
+        d_a = 0.5 * (gan_loss(real_pred_b, True, kind=c.gan_loss) + gan_loss(fake_pred_b, False, kind=c.gan_loss))
+        d_b = 0.5 * (gan_loss(real_pred_a, True, kind=c.gan_loss) + gan_loss(fake_pred_a, False, kind=c.gan_loss))
         if check is not None:
             check(d_a + d_b, "d_loss")
         self.opt_D.zero_grad(set_to_none=True)

@@ -33,6 +33,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -132,23 +133,41 @@ def facial_figure(log: dict, cell: int = 100) -> None:
     figures.json.
     """
     from traingen.report.grid import make_grid
-    from traingen.style.face_metrics import transfer_report
-    from traingen.style.facial import Facial, FacialConfig, load_face
 
-    a, ma = load_face("astronaut")
-    b, mb = load_face("grace_hopper")
-    face, zoom = (slice(20, 200), slice(130, 320)), (slice(75, 155), slice(175, 280))
-    row1, row2 = [a[face], b[60:360, 130:400]], [a[zoom], b[150:290, 190:350]]
+    (a, _), (b, _) = _faces()
+    zoom = (slice(75, 155), slice(175, 280))
+    row1, row2 = [a[FACE_BOX], b[60:360, 130:400]], [a[zoom], b[150:290, 190:350]]
     for label, kw in FACIAL_RUNS.items():
-        t0 = time.process_time()
-        res = Facial(FacialConfig(**kw))(a, b, seed=0, content_mask=ma, style_mask=mb)
-        cpu = time.process_time() - t0
-        rep = transfer_report(res.image, a, b, ma, mb)
-        record(log, f"facial astronaut x grace_hopper, {label}", res.seconds, cpu_s=round(cpu, 1), config=kw,
-               metrics=rep)
-        row1.append(res.image[face])
-        row2.append(res.image[zoom])
+        out = _facial_run(log, f"facial astronaut x grace_hopper, {label}", kw)
+        row1.append(out[FACE_BOX])
+        row2.append(out[zoom])
     save_small(HERE / "facial.png", make_grid([row1, row2], cell=cell))
+
+
+#: The astronaut's face box in the full-size photo (the figures' crops).
+FACE_BOX = (slice(20, 200), slice(130, 320))
+
+
+@functools.cache
+def _faces():
+    """``((astronaut, mask), (grace_hopper, mask))``: the shipped faces with their region maps (read once)."""
+    from traingen.style.facial import load_face
+
+    return load_face("astronaut"), load_face("grace_hopper")
+
+
+def _facial_run(log: dict, name: str, kw: dict):
+    """astronaut with grace_hopper's face texture under ``FacialConfig(**kw)``; its CPU seconds and
+    :func:`traingen.style.face_metrics.transfer_report` are recorded in ``log`` as ``name``; returns the image."""
+    from traingen.style.face_metrics import transfer_report
+    from traingen.style.facial import Facial, FacialConfig
+
+    (a, ma), (b, mb) = _faces()
+    t0 = time.process_time()
+    res = Facial(FacialConfig(**kw))(a, b, seed=0, content_mask=ma, style_mask=mb)
+    cpu = time.process_time() - t0
+    record(log, name, res.seconds, cpu_s=round(cpu, 1), config=kw, metrics=transfer_report(res.image, a, b, ma, mb))
+    return res.image
 
 
 #: facial_strength.png, session 9: the style weight as a texture-strength knob (the defaults otherwise).
@@ -162,20 +181,10 @@ def facial_strength_figure(log: dict, cell: int = 190) -> None:
     Each run's CPU seconds and :func:`traingen.style.face_metrics.transfer_report` go to figures.json.
     """
     from traingen.report.grid import make_grid
-    from traingen.style.face_metrics import transfer_report
-    from traingen.style.facial import Facial, FacialConfig, load_face
 
-    a, ma = load_face("astronaut")
-    b, mb = load_face("grace_hopper")
-    face = (slice(20, 200), slice(130, 320))
-    row = [a[face]]
+    row = [_faces()[0][0][FACE_BOX]]
     for label, kw in STRENGTH_RUNS.items():
-        t0 = time.process_time()
-        res = Facial(FacialConfig(**kw))(a, b, seed=0, content_mask=ma, style_mask=mb)
-        cpu = time.process_time() - t0
-        record(log, f"facial strength, {label}", res.seconds, cpu_s=round(cpu, 1), config=kw,
-               metrics=transfer_report(res.image, a, b, ma, mb))
-        row.append(res.image[face])
+        row.append(_facial_run(log, f"facial strength, {label}", kw)[FACE_BOX])
     save_small(HERE / "facial_strength.png", make_grid([row], cell=cell))
 
 

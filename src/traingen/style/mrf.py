@@ -90,6 +90,7 @@ class MrfLoss:
 
         self.patch, self.pool, self.content_mask = patch, pool, content_mask
         self.style: dict[str, dict[int, Any]] = {}
+        self._rows: dict[tuple, dict[int, Any]] = {}  # (map h, w, device) -> label -> output patch rows
         for tap, sm in style_maps.items():
             s = self._pool(sm.detach())
             if min(s.shape[-2:]) < patch:
@@ -105,20 +106,30 @@ class MrfLoss:
 
         return F.avg_pool2d(m, self.pool) if self.pool > 1 else m
 
-    def __call__(self, x_maps: dict[str, Any]):
-        """Mean over taps of the mean squared distance between output patches and their nearest style patches."""
+    def _output_rows(self, hw: tuple[int, int], n: int, device: Any) -> dict[int, Any]:
+        """Label -> indices of the output patches with that centre label, for maps of size ``hw`` (the output's
+        maps keep their size over an optimisation, so this is built once per tap size, not per evaluation)."""
         import torch
 
+        key = (*hw, str(device))
+        if key not in self._rows:
+            labels = (np.zeros(n, np.int64) if self.content_mask is None
+                      else centre_labels(self.content_mask, hw, self.patch))
+            self._rows[key] = {int(v): torch.from_numpy(np.nonzero(labels == v)[0]).to(device)
+                               for v in np.unique(labels)}
+        return self._rows[key]
+
+    def __call__(self, x_maps: dict[str, Any]):
+        """Mean over taps of the mean squared distance between output patches and their nearest style patches."""
         total, taps = 0.0, 0
         for tap, by_label in self.style.items():
             x = self._pool(x_maps[tap])
             xp = neural_patches(x, self.patch)
-            labels = (np.zeros(xp.shape[0], np.int64) if self.content_mask is None
-                      else centre_labels(self.content_mask, tuple(x.shape[-2:]), self.patch))
+            rows = self._output_rows(tuple(x.shape[-2:]), xp.shape[0], xp.device)
             sq, count = 0.0, 0
             for lab, sp in by_label.items():
-                sel = torch.from_numpy(np.nonzero(labels == lab)[0]).to(xp.device)
-                if sel.numel() == 0 or sp.shape[0] == 0:
+                sel = rows.get(lab)
+                if sel is None or sp.shape[0] == 0:
                     continue
                 xs = xp[sel]
                 nn = nearest_patches(xs.detach(), sp)

@@ -12,8 +12,9 @@ from traingen.translate.pool import ImagePool
 from traingen.translate.schedule import LinearDecay, linear_decay_factor
 
 
-@pytest.mark.parametrize(("n_epochs", "n_decay"), [(100, 100), (5, 5), (3, 2)])
-def test_schedule_equals_the_reference_formula_at_every_epoch(n_epochs, n_decay):
+@pytest.mark.parametrize(("n_epochs", "n_decay", "fraction"),
+                         [(100, 100, 0.5), (5, 5, 0.5), (3, 2, 0.5), (0, 10, 1.0), (3, 7, 0.7), (8, 2, 0.2)])
+def test_schedule_equals_the_reference_formula_at_every_epoch(n_epochs, n_decay, fraction):
     # The reference (train.py at 9f8f61e): LambdaLR(rule) and scheduler.step() at the start of each epoch.
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2e-4)
 
@@ -21,7 +22,7 @@ def test_schedule_equals_the_reference_formula_at_every_epoch(n_epochs, n_decay)
         return 1.0 - max(0, epoch + 1 - n_epochs) / float(n_decay + 1)
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=rule)
-    ours = LinearDecay(n_epochs + n_decay, steps_per_epoch=7)
+    ours = LinearDecay(n_epochs + n_decay, steps_per_epoch=7, decay_fraction=fraction)
     assert ours.n_epochs == n_epochs and ours.n_epochs_decay == n_decay
     for epoch in range(n_epochs + n_decay):
         opt.step()
@@ -30,7 +31,17 @@ def test_schedule_equals_the_reference_formula_at_every_epoch(n_epochs, n_decay)
         for k in (0, 3, 6):  # every step of the epoch trains at the same rate
             assert ours.factor(epoch * 7 + k) * 2e-4 == pytest.approx(ref_lr, rel=1e-12, abs=1e-18)
     assert ours.factor((n_epochs + n_decay - 1) * 7) == 0.0
-    assert linear_decay_factor(0, n_epochs, n_decay) == 1.0
+    assert linear_decay_factor(0, n_epochs, n_decay) == (1.0 if n_epochs else 1.0 - 1.0 / (n_decay + 1))
+
+
+def test_decay_fraction_outside_0_1_is_a_config_error():
+    from traingen.core.errors import ConfigError
+    from traingen.translate.config import TranslateTrainConfig
+
+    with pytest.raises(ConfigError, match="decay_fraction"):
+        TranslateTrainConfig(decay_fraction=1.5)
+    with pytest.raises(ConfigError, match="decay_fraction"):
+        LinearDecay(10, 1, decay_fraction=-0.1)
 
 
 def test_pool_swap_rate_is_half_over_10000_seeded_draws():

@@ -232,13 +232,13 @@ class GANModel:
 
     # ----------------------------------------------------------------- training
     def optimizers(self) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-        """``(opt_g, opt_d)``: Adam with the config's learning rates and betas."""
-        import torch
+        """``(opt_g, opt_d)``: Adam (fused, :mod:`traingen.core.optim`) with the config's learning rates and betas."""
+        from ..core.optim import adam
 
         c = self.config
         betas = (c.beta1, c.beta2)
-        return (torch.optim.Adam(self.G.parameters(), lr=c.lr_g, betas=betas),
-                torch.optim.Adam(self.D.parameters(), lr=c.lr_d, betas=betas))
+        return (adam(self.G.parameters(), lr=c.lr_g, betas=betas),
+                adam(self.D.parameters(), lr=c.lr_d, betas=betas))
 
     def sample_z(self, n: int, *, generator: torch.Generator, truncation: float | None = None,
                  device: Any = None) -> torch.Tensor:

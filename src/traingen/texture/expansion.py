@@ -160,6 +160,7 @@ def train_expansion(ex, cfg: ExpansionConfig, *, seed: int = 0, device: str = "c
     """Train G (and D) on the exemplar; returns ``(G, losses)`` with the generator loss per step."""
     import torch
 
+    from ..core.optim import adam
     from .gram import style_loss, style_targets
 
     c = int(ex.shape[1])
@@ -168,8 +169,8 @@ def train_expansion(ex, cfg: ExpansionConfig, *, seed: int = 0, device: str = "c
     init_weights(G, gen)
     init_weights(D, gen)
     G, D = G.to(device), D.to(device)
-    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    opt_g = adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    opt_d = adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     bb = get_cached_backbone(cfg.backbone, cfg.weights, device, "zero") if cfg.style_weight > 0 else None
     taps = [t for t in (cfg.taps or (bb.default_style_taps if bb else ())) if bb is None or t in bb.taps]
     rng = numpy_rng(seed, "texture-expansion-blocks")

@@ -45,6 +45,8 @@ class TranslateTrainConfig:
         schedule_every: steps per scheduler epoch of the linear decay (:mod:`.schedule`); 0 picks one pass
             over A, or ``steps // 100`` when that gives fewer than 10 scheduler epochs (the reference's
             rule trains its last epoch at rate 0, which would waste most of a short run).
+        decay_fraction: share of the scheduler epochs in the linear decay to 0 (0.5: the papers' equal
+            halves; 1: decay from the first step; the reference's ``n_epochs`` / ``n_epochs_decay``).
         steps: optimizer steps in total (``--steps`` overrides).
         batch_size: images per step.
         seed: run seed (weights, data order, flips, pools, dropout).
@@ -64,6 +66,7 @@ class TranslateTrainConfig:
     limit_b: int = 0
     flip: bool = False
     schedule_every: int = 0
+    decay_fraction: float = 0.5
     steps: int = 1000
     batch_size: int = 1
     seed: int = 0
@@ -81,6 +84,8 @@ class TranslateTrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"must be >= 0, got {getattr(self, name)}", field=name)
         require_at_least_one(self, ("batch_size", "checkpoint_every", "log_every"))
+        if not 0.0 <= self.decay_fraction <= 1.0:
+            raise ConfigError(f"must be in [0, 1], got {self.decay_fraction}", field="decay_fraction")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             raise ConfigError(f"expected cpu, cuda, cuda:N or auto, got {self.device!r}", field="device")
 

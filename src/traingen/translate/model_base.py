@@ -14,18 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-def adam(params: Any, *, lr: float, betas: tuple[float, float]) -> Any:
-    """``torch.optim.Adam`` with the fused implementation (one kernel for all parameters).
-
-    The same update as the default Adam (the reference implementation's), computed in one pass: on this
-    2-core CPU the default per-parameter loop took 12.8 ms per step for pix2pix's ngf-16 U-Net and 352 ms for
-    ngf 64, the fused one 1.3 / 44 ms (session 9, bench/RESULTS.md) -- a large part of a small model's step.
-    Floating-point rounding can differ from the loop in the last bits; runs stay deterministic.
-    """
-    import torch
-
-    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+from ..core.optim import adam  # noqa: F401  (the models import it from here)
 
 
 class TranslateModel:

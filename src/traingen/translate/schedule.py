@@ -55,23 +55,30 @@ class LinearDecay:
     Attributes:
         total_epochs: epochs of the whole run (constant half + decay half).
         steps_per_epoch: optimizer steps per epoch (``ceil(dataset size / batch)``).
+        decay_fraction: the share of the epochs spent in the linear decay (the reference's
+            ``n_epochs_decay / (n_epochs + n_epochs_decay)``); 0.5 gives the papers' equal halves.
     """
 
     total_epochs: int
     steps_per_epoch: int
+    decay_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         if self.total_epochs < 1 or self.steps_per_epoch < 1:
             raise ConfigError(f"total_epochs and steps_per_epoch must be >= 1, got {self.total_epochs} and "
                               f"{self.steps_per_epoch}", field="steps")
+        if not 0.0 <= self.decay_fraction <= 1.0:
+            raise ConfigError(f"decay_fraction must be in [0, 1], got {self.decay_fraction}", field="decay_fraction")
 
     @property
     def n_epochs(self) -> int:
-        return self.total_epochs - self.total_epochs // 2
+        return self.total_epochs - self.n_epochs_decay
 
     @property
     def n_epochs_decay(self) -> int:
-        return self.total_epochs // 2
+        if self.decay_fraction == 0.5:
+            return self.total_epochs // 2
+        return min(self.total_epochs, int(round(self.total_epochs * self.decay_fraction)))
 
     def epoch(self, step: int) -> int:
         return step // self.steps_per_epoch
@@ -81,6 +88,6 @@ class LinearDecay:
         return linear_decay_factor(self.epoch(step) + 1, self.n_epochs, self.n_epochs_decay)
 
     @classmethod
-    def for_steps(cls, steps: int, steps_per_epoch: int) -> LinearDecay:
+    def for_steps(cls, steps: int, steps_per_epoch: int, decay_fraction: float = 0.5) -> LinearDecay:
         """The schedule of a run of ``steps`` steps (at least one epoch)."""
-        return cls(max(1, -(-steps // steps_per_epoch)), steps_per_epoch)
+        return cls(max(1, -(-steps // steps_per_epoch)), steps_per_epoch, decay_fraction)

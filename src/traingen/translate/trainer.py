@@ -248,7 +248,7 @@ def train_translation(cfg: TranslateTrainConfig, run_dir: str | os.PathLike, *, 
             tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
     from .schedule import LinearDecay
 
-    sched = LinearDecay.for_steps(max(cfg.steps, 1), scheduler_epoch(cfg, len(data.A)))
+    sched = LinearDecay.for_steps(max(cfg.steps, 1), scheduler_epoch(cfg, len(data.A)), cfg.decay_fraction)
     last_good = ckpt
     logs: dict[str, float] = {}
     t0 = time.perf_counter()

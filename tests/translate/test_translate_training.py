@@ -124,3 +124,48 @@ def test_l1_only_baseline_leaves_the_discriminator_untouched():
     assert "d_loss" not in logs and logs["g_gan"] == 0.0
     assert logs["g_loss"] == pytest.approx(100 * logs["g_l1"])
     assert all(torch.equal(v, m.D.state_dict()[k]) for k, v in before.items())
+
+
+def test_random_jitter_crops_the_bicubic_upsample_with_one_offset_for_a_pair():
+    import torch.nn.functional as F
+
+    from traingen.translate.trainer import make_batch, random_jitter
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(5, 3, 32, 32, generator=g) * 2 - 1
+    big = F.interpolate(a, size=(36, 36), mode="bicubic", align_corners=False).clamp(-1, 1)  # 32 * 1.125
+    ja, jb = random_jitter(a, -a, scale=1.125, paired=True, generator=torch.Generator().manual_seed(1))
+    offsets = []
+    for i in range(5):  # each output is a 32 px window of the upsampled image; B (= -A) has the same window
+        hits = [(y, x) for y in range(5) for x in range(5) if torch.equal(ja[i], big[i, :, y:y + 32, x:x + 32])]
+        assert len(hits) == 1, hits
+        y, x = hits[0]
+        big_b = F.interpolate(-a, size=(36, 36), mode="bicubic", align_corners=False).clamp(-1, 1)
+        assert torch.equal(jb[i], big_b[i, :, y:y + 32, x:x + 32])
+        offsets.append(hits[0])
+    assert len(set(offsets)) > 1  # the offsets are drawn, not fixed
+    # unpaired: independent offsets for B; scale 1 leaves the batch alone
+    ua, ub = random_jitter(a, a, scale=1.125, paired=False, generator=torch.Generator().manual_seed(1))
+    assert not torch.equal(ua, ub)
+    same = random_jitter(a, a, scale=1.0, paired=True, generator=torch.Generator().manual_seed(1))
+    assert same[0] is a and same[1] is a
+    # in the trainer's batches: seeded by step, and off by default (the batch equals the un-jittered one)
+    data = _data(True)
+    b1 = make_batch(data, 3, 2, seed=0, flip=False, jitter=1.125)
+    b2 = make_batch(data, 3, 2, seed=0, flip=False, jitter=1.125)
+    b0 = make_batch(data, 3, 2, seed=0, flip=False)
+    assert torch.equal(b1["A"], b2["A"]) and not torch.equal(b1["A"], b0["A"])
+    assert torch.allclose(b1["B"], -b1["A"], atol=1e-6)  # B = -A stays paired through the jitter
+
+
+def test_resume_is_exact_with_random_jitter(tmp_path):
+    data = _data(True)
+    train_translation(_cfg("pix2pix", jitter=1.125), tmp_path / "full", data=data)
+    train_translation(_cfg("pix2pix", jitter=1.125), tmp_path / "half", data=data, until=3)
+    train_translation(_cfg("pix2pix", jitter=1.125), tmp_path / "half", resume=True, data=data)
+    t_full, _ = _weights(tmp_path / "full")
+    t_res, _ = _weights(tmp_path / "half")
+    for k, v in t_full["nets"]["G"].items():
+        assert torch.equal(v, t_res["nets"]["G"][k]), k
+    with pytest.raises(ConfigError, match="jitter"):
+        TranslateTrainConfig(jitter=3.0)

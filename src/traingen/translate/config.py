@@ -42,6 +42,9 @@ class TranslateTrainConfig:
         data_b: unpaired runs: the B source.
         limit_a, limit_b: use only the first N images of A / B (0: all).
         flip: random horizontal flips (off for digits and text).
+        jitter: the pix2pix paper's random jitter: resize to ``jitter`` × the side (bicubic) and crop back at a
+            random offset, the same for A and B when paired; the paper and the reference use 286 / 256 = 1.117.
+            1 (the default here) turns it off.
         schedule_every: steps per scheduler epoch of the linear decay (:mod:`.schedule`); 0 picks one pass
             over A, or ``steps // 100`` when that gives fewer than 10 scheduler epochs (the reference's
             rule trains its last epoch at rate 0, which would waste most of a short run).
@@ -65,6 +68,7 @@ class TranslateTrainConfig:
     limit_a: int = 0
     limit_b: int = 0
     flip: bool = False
+    jitter: float = 1.0
     schedule_every: int = 0
     decay_fraction: float = 0.5
     steps: int = 1000
@@ -84,6 +88,9 @@ class TranslateTrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"must be >= 0, got {getattr(self, name)}", field=name)
         require_at_least_one(self, ("batch_size", "checkpoint_every", "log_every"))
+        if not 1.0 <= self.jitter <= 2.0:
+            raise ConfigError(f"must be in [1, 2] (1: off; the paper's 286/256 = 1.117), got {self.jitter}",
+                              field="jitter")
         if not 0.0 <= self.decay_fraction <= 1.0:
             raise ConfigError(f"must be in [0, 1], got {self.decay_fraction}", field="decay_fraction")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):

@@ -8,7 +8,8 @@ which has no place for paired or unpaired image batches.
 
 * **Determinism.** Initial weights come from ``torch_generator(seed, "translate", "init")``; the A
   order of epoch ``e`` from ``(seed, "data", "A", e)``; unpaired B indices of step ``t`` from
-  ``(seed, "data", "B", t)``; flips from ``(seed, "flip", t)``; the pools from ``(seed, "pool", *, t)``;
+  ``(seed, "data", "B", t)``; jitter crops from ``(seed, "jitter", t)``; flips from ``(seed, "flip", t)``;
+  the pools from ``(seed, "pool", *, t)``;
   dropout runs under ``torch.random.fork_rng`` seeded with ``derive_seed(seed, "step", t)``. Every stream
   is a function of the step, so a resumed run sees what the uninterrupted one would have seen.
 * **Exact resume.** Checkpoints hold every network, both optimizers and the image pools; a resumed run
@@ -146,9 +147,35 @@ def scheduler_epoch(cfg: TranslateTrainConfig, n_a: int) -> int:
     return max(1, cfg.steps // 100)
 
 
+def random_jitter(a: torch.Tensor, b: torch.Tensor, *, scale: float, paired: bool,
+                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pix2pix paper's random jitter: resize to ``scale`` times the side (bicubic, as the reference's
+    ``resize_and_crop`` with 286 / 256) and crop the original size back at a uniform offset -- the same offset
+    for A and B when ``paired``. ``scale <= 1`` or a side that does not grow returns the inputs."""
+    import torch.nn.functional as F
+
+    h, w = a.shape[-2:]
+    big = (round(h * scale), round(w * scale))
+    if scale <= 1.0 or big == (h, w):
+        return a, b
+
+    def crop(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=big, mode="bicubic", align_corners=False).clamp_(-1.0, 1.0)
+        return torch.stack([x[i, :, y:y + h, xo:xo + w] for i, (y, xo) in enumerate(offsets.tolist())])
+
+    def draw(n: int) -> torch.Tensor:
+        return torch.stack([torch.randint(0, big[0] - h + 1, (n,), generator=generator),
+                            torch.randint(0, big[1] - w + 1, (n,), generator=generator)], 1)
+
+    off_a = draw(len(a))
+    off_b = off_a if paired else draw(len(b))
+    return crop(a, off_a), crop(b, off_b)
+
+
 def make_batch(data: TranslationData, step: int, batch_size: int, *, seed: int, flip: bool,
-               device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-    """The batch of ``step``: A in a per-epoch permutation, B paired with A or drawn independently."""
+               device: torch.device | str = "cpu", jitter: float = 1.0) -> dict[str, torch.Tensor]:
+    """The batch of ``step``: A in a per-epoch permutation, B paired with A or drawn independently; then
+    :func:`random_jitter` when ``jitter > 1`` and random horizontal flips when ``flip`` (the reference's order)."""
     n = len(data.A)
     per_epoch = max(1, -(-n // batch_size))
     epoch, k = divmod(step, per_epoch)
@@ -161,6 +188,8 @@ def make_batch(data: TranslationData, step: int, batch_size: int, *, seed: int, 
         b = data.B[idx]
     else:
         b = data.B[torch.randint(0, len(data.B), (batch_size,), generator=torch_generator(seed, "data", "B", step))]
+    if jitter > 1.0:
+        a, b = random_jitter(a, b, scale=jitter, paired=data.paired, generator=torch_generator(seed, "jitter", step))
     if flip:
         g = torch_generator(seed, "flip", step)
         fa = torch.rand(batch_size, generator=g) < 0.5
@@ -266,7 +295,8 @@ def train_translation(cfg: TranslateTrainConfig, run_dir: str | os.PathLike, *, 
             for opt in model.optimizers.values():
                 for g in opt.param_groups:
                     g["lr"] = model.config.lr * factor
-            batch = make_batch(data, step, cfg.batch_size, seed=cfg.seed, flip=cfg.flip, device=device)
+            batch = make_batch(data, step, cfg.batch_size, seed=cfg.seed, flip=cfg.flip, device=device,
+                               jitter=cfg.jitter)
             with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                 torch.manual_seed(derive_seed(cfg.seed, "step", step))
                 logs = model.train_step(batch, step=step, seed=cfg.seed,

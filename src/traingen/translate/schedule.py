@@ -76,7 +76,7 @@ class LinearDecay:
 
     @property
     def n_epochs_decay(self) -> int:
-        if self.decay_fraction == 0.5:
+        if self.decay_fraction == 0.5:  # equal halves, the first takes the odd epoch (round() would not)
             return self.total_epochs // 2
         return min(self.total_epochs, int(round(self.total_epochs * self.decay_fraction)))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from traingen.core.optim import adam
 from traingen.core.seeding import torch_generator
-from traingen.translate.model_base import adam
 from traingen.translate.pix2pix import Pix2Pix, Pix2PixConfig
 
 

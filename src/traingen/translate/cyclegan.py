@@ -39,9 +39,10 @@ from torch.nn import functional as F
 
 from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
+from ..core.optim import adam
 from ..core.seeding import torch_generator
 from .losses import GAN_LOSSES, gan_loss
-from .model_base import TranslateModel, adam
+from .model_base import TranslateModel
 from .networks import Norm, PatchDiscriminator, ResNetGenerator, init_weights
 from .pool import ImagePool
 

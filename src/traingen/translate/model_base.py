@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.optim import adam  # noqa: F401  (the models import it from here)
-
 
 class TranslateModel:
     """Defaults: ``to`` moves every network of ``nets``; no extra state beyond networks and optimizers."""

@@ -37,8 +37,9 @@ from torch.nn import functional as F
 
 from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
+from ..core.optim import adam
 from .losses import gan_loss
-from .model_base import TranslateModel, adam
+from .model_base import TranslateModel
 from .networks import Norm, PatchDiscriminator, UNetGenerator, init_weights, unet_depth
 
 

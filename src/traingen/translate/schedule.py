@@ -26,6 +26,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..core.errors import ConfigError
@@ -76,9 +77,9 @@ class LinearDecay:
 
     @property
     def n_epochs_decay(self) -> int:
-        if self.decay_fraction == 0.5:  # equal halves, the first takes the odd epoch (round() would not)
-            return self.total_epochs // 2
-        return min(self.total_epochs, int(round(self.total_epochs * self.decay_fraction)))
+        # rounded down, so the constant part takes the odd epoch (0.5: ``total // 2``, the papers' halves);
+        # the epsilon keeps products such as 10 * 0.7 from landing one below
+        return min(self.total_epochs, math.floor(self.total_epochs * self.decay_fraction + 1e-9))
 
     def epoch(self, step: int) -> int:
         return step // self.steps_per_epoch

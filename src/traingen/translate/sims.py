@@ -49,8 +49,9 @@ from torch.nn import functional as F
 
 from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
+from ..core.optim import adam
 from ..core.seeding import torch_generator
-from .model_base import TranslateModel, adam
+from .model_base import TranslateModel
 from .sims_bank import SegmentBank, connected_segments, retrieve
 from .sims_canvas import compose_canvas, depth_order_pairs, onehot, order_from_net, simulate_canvas
 from .sims_nets import CascadedRefinementNet, OrderingNet, SpatialTransformer, soft_iou_loss, warp

@@ -56,10 +56,11 @@ from torch.nn import functional as F
 
 from ..core.config import require_at_least_one
 from ..core.errors import ConfigError
+from ..core.optim import adam
 from ..core.seeding import torch_generator
 from . import texturegan_ops as ops
 from .losses import gan_loss
-from .model_base import TranslateModel, adam
+from .model_base import TranslateModel
 from .networks import PatchDiscriminator, init_weights
 
 

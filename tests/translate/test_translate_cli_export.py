@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 from typer.testing import CliRunner
@@ -105,3 +106,35 @@ def test_pix2pix_export_of_pairs_is_seeded_in_train_mode(tmp_path):
     assert outs[0].shape == (4, 64, 64, 3)
     assert np.array_equal(outs[0], outs[1])      # same seed, same bytes (dropout seeded per sample)
     assert not np.array_equal(outs[0], outs[2])  # another seed, other dropout masks
+
+
+_SPY = """
+import json, os, sys
+seen = {}
+class Spy:  # records the policy in the environment when torch is first imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" and "policy" not in seen:
+            seen["policy"] = os.environ.get("OMP_WAIT_POLICY", "unset")
+        return None
+sys.meta_path.insert(0, Spy())
+from typer.testing import CliRunner
+from traingen.cli.main import app
+res = CliRunner().invoke(app, ["train", "translate", "--config", sys.argv[1], "--out", sys.argv[2], "--json"])
+print(json.dumps({"seen": seen.get("policy"), "exit": res.exit_code, "out": res.output}))
+"""
+
+
+def test_train_translate_sets_the_wait_policy_before_torch_loads(tmp_path):
+    import subprocess
+    import sys
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(RECIPE.replace("steps: 3", "steps: 1"))
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    proc = subprocess.run([sys.executable, "-c", _SPY, str(recipe), str(tmp_path / "run")], env=env,
+                          capture_output=True, text=True, timeout=300, check=True)
+    doc = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert doc["exit"] == 0, doc["out"]
+    assert doc["seen"] == "PASSIVE"  # torch first loaded with the policy already set
+    result = json.loads(doc["out"])
+    assert result["omp_wait_policy"] == "PASSIVE" and result["notices"] == []

@@ -19,23 +19,36 @@ from .common import Device, Json, Quiet, Seed, emit, progress_enabled
 Threads = Annotated[int | None, typer.Option("--threads", min=0, help="CPU threads for torch (0: all cores).")]
 
 
-def set_threads(threads: int) -> list[str]:
-    """Set ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set it) and ``threads`` before torch loads.
+def set_wait_policy() -> tuple[str | None, list[str]]:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` (unless the user set a policy) if torch has not loaded yet.
 
     Returns:
-        Notices (torch was already imported, so the policy could not change).
+        The policy torch runs with (``None``: OpenMP's default, spin-waiting) and notices (torch was already
+        imported without a policy, so it could not change).
     """
-    notes = []
-    if "torch" in sys.modules and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
-        notes.append("torch was already loaded: OMP_WAIT_POLICY could not be set (set it in the environment)")
+    if "torch" in sys.modules:
+        policy = os.environ.get("OMP_WAIT_POLICY")
+        if policy is None:
+            return None, ["torch was already loaded: OMP_WAIT_POLICY could not be set (set it in the environment)"]
+        return policy, []
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return os.environ["OMP_WAIT_POLICY"], []
+
+
+def set_threads(threads: int) -> tuple[str | None, list[str]]:
+    """:func:`set_wait_policy`, then ``threads`` torch threads (0: leave torch's default).
+
+    Returns:
+        What :func:`set_wait_policy` returns.
+    """
+    policy, notes = set_wait_policy()
     if threads > 0:
         os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
 
     if threads > 0:
         torch.set_num_threads(threads)
-    return notes
+    return policy, notes
 
 
 def train_translate_cmd(
@@ -57,6 +70,7 @@ def train_translate_cmd(
     from ..core.errors import ConfigError
     from ..translate.config import load_translate_config, read_run_config, resolved
 
+    policy, notes = set_wait_policy()  # before the config loads torch
     overrides: dict[str, Any] = {"steps": steps, "seed": seed, "device": device or None, "threads": threads}
     if resume and overwrite:
         raise typer.BadParameter("--resume and --overwrite exclude each other")
@@ -67,7 +81,7 @@ def train_translate_cmd(
         cfg = resolved(dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None}))
     else:
         raise ConfigError("--config is required (or --resume to continue a run)", field="--config")
-    notes = set_threads(cfg.threads)
+    set_threads(cfg.threads)
     from ..translate.trainer import train_translation
 
     with _progress(cfg.steps, quiet=quiet or as_json) as on_step:
@@ -83,7 +97,7 @@ def train_translate_cmd(
               "checkpoint": str(res.checkpoint) if res.checkpoint else None, "seconds": round(res.seconds, 3),
               "sec_per_step": round(res.sec_per_step, 5) if res.sec_per_step else None, "losses": res.losses,
               "loadavg": load, "threads": torch.get_num_threads(),
-              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "notices": notes}
+              "omp_wait_policy": policy, "notices": notes}
     per = f", {1000 * res.sec_per_step:.0f} ms/step" if res.sec_per_step else ""
     emit(result, as_json=as_json, quiet=quiet,
          human=f"trained {cfg.model} to step {res.step} ({res.steps_run} steps, {res.seconds:.1f} s{per}, "
@@ -142,14 +156,14 @@ def translate_cmd(
     """Translate a whole labelled dataset, keeping labels, masks and boxes."""
     if direction not in ("AtoB", "BtoA"):
         raise typer.BadParameter(f"--direction must be AtoB or BtoA, got {direction!r}")
-    notes = set_threads(threads or 0)
+    policy, notes = set_threads(threads or 0)
     from ..translate.export import translate_dataset
 
     res = translate_dataset(run, src, out, direction=direction, fmt=fmt, seed=seed, eval_mode=eval_mode,
                             filter_classifier=filter_classifier, pairs=pairs, overwrite=overwrite,
                             device=device, limit=limit)
     res["loadavg"] = [round(x, 2) for x in os.getloadavg()]
-    res["notices"] = notes
+    res["omp_wait_policy"], res["notices"] = policy, notes
     rej = f", {res['rejected']} rejected by the label filter" if filter_classifier else ""
     emit(res, as_json=as_json, quiet=quiet,
          human=f"translated {res['count']} samples ({direction}) into {out}: {res['written']} written{rej} "

@@ -34,7 +34,7 @@ def text_cell(text: str, *, cell: int = 56, colour: tuple[int, int, int] = BLACK
     import cv2
 
     img = np.full((cell, cell, 3), 255, np.uint8)
-    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, cell / 80, max(1, cell // 40)
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, cell / 110, max(1, cell // 50)
     (w, h), _ = cv2.getTextSize(text, font, scale, thick)
     if w > cell - 4:  # shrink long captions to fit
         scale *= (cell - 4) / w
@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--names", nargs="+", default=None, help="row captions, one per run (default: folder names)")
     c.add_argument("--classifier", default=None, help="also a row of this classifier's labels per run")
     c.add_argument("--split", default="train")
+    c.add_argument("--n", type=int, default=10, help="digits shown (0-9 in turn)")
     p = sub.add_parser("pix2pix", help="input, output and target on held-out pairs")
     p.add_argument("out", type=Path)
     p.add_argument("run")
@@ -134,7 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     if a.figure == "data":
         path = data_figure(a.out)
     elif a.figure == "cyclegan":
-        path = cyclegan_figure(a.out, a.runs, names=a.names, split=a.split, classifier=a.classifier)
+        path = cyclegan_figure(a.out, a.runs, names=a.names, n=a.n, split=a.split,
+                               classifier=a.classifier)
     else:
         path = pix2pix_figure(a.out, a.run, a.src, n=a.n)
     print(path, f"{time.perf_counter() - t:.1f} s")

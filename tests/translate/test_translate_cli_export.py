@@ -138,3 +138,17 @@ def test_train_translate_sets_the_wait_policy_before_torch_loads(tmp_path):
     assert doc["seen"] == "PASSIVE"  # torch first loaded with the policy already set
     result = json.loads(doc["out"])
     assert result["omp_wait_policy"] == "PASSIVE" and result["notices"] == []
+
+
+def test_every_shipped_translate_recipe_loads_and_the_issue_s_five_exist():
+    from traingen.recipes import recipe_path
+    from traingen.translate.config import load_translate_config
+
+    folder = recipe_path("translate-pix2pix-render.yaml").parent
+    names = sorted(p.name for p in folder.glob("translate-*.yaml"))
+    assert {"translate-pix2pix-render.yaml", "translate-pix2pix-edges2photos.yaml",
+            "translate-cyclegan-fonts2mnist.yaml", "translate-texturegan-render.yaml",
+            "translate-sims-render.yaml"} <= set(names)
+    for name in names:
+        cfg = load_translate_config(folder / name)  # typed: unknown keys and bad values raise
+        assert cfg.model in name and cfg.steps > 0

@@ -66,17 +66,20 @@ def cyclegan_figure(out: str | os.PathLike, runs: Sequence[str], *, names: Seque
     of translations (``G_A``, eval mode) per run; with ``classifier`` (a name the export's
     ``--filter-classifier`` takes, e.g. ``mnist5k-classifier``) a row of its labels of those translations."""
     from ..core.errors import ConfigError
+    from ..data.builtin import load_builtin
+    from ..features.classifiers import predict_logits
     from .fonts2mnist_experiment import resolve_filter_classifier, translate_array
     from .trainer import load_run
 
     names = list(names) if names else [Path(r).name for r in runs]
     if len(names) != len(runs):
         raise ConfigError(f"{len(names)} names for {len(runs)} runs", field="names")
-    src = open_source(f"builtin:fonts2mnist@{split}")
-    labels = np.array([src[i].label for i in range(len(src))])
-    idx = [int(np.flatnonzero(labels == k % 10)[k // 10]) for k in range(n)]  # digits 0..9 in turn
-    images = np.stack([np.asarray(src[i].image).squeeze() for i in idx])
-    rows, captions = [[text_cell(str(labels[i]), cell=cell) for i in idx], list(images)], ["label", "source"]
+    fonts = load_builtin("fonts2mnist")  # arrays: no per-sample decoding just to read the labels
+    split_idx = fonts.splits[split]
+    labels = fonts.labels[split_idx]
+    pick = [int(np.flatnonzero(labels == k % 10)[k // 10]) for k in range(n)]  # digits 0..9 in turn
+    images, shown = fonts.images[split_idx[pick]], labels[pick]
+    rows, captions = [[text_cell(str(y), cell=cell) for y in shown], list(images)], ["label", "source"]
     clf = resolve_filter_classifier(classifier)[0] if classifier else None
     for run, name in zip(runs, names, strict=True):
         _, model, _ = load_run(run)
@@ -84,11 +87,9 @@ def cyclegan_figure(out: str | os.PathLike, runs: Sequence[str], *, names: Seque
         rows.append(list(fake))
         captions.append(name)
         if clf is not None:
-            from ..features.classifiers import predict_logits
-
             pred = predict_logits(clf, fake).argmax(1)
-            rows.append([text_cell(str(p), cell=cell, colour=BLACK if p == labels[i] else RED)
-                         for p, i in zip(pred, idx, strict=True)])
+            rows.append([text_cell(str(p), cell=cell, colour=BLACK if p == y else RED)
+                         for p, y in zip(pred, shown, strict=True)])
             captions.append("read as")
     return save_png(out, make_grid(_captioned(rows, captions, cell), cell=cell, pad=2))
 

@@ -54,7 +54,12 @@ def test_generator_shapes_and_input_concatenated_before_the_last_convolutions():
 @pytest.mark.parametrize("bad, match", [({"image_size": 36}, "multiple of 8"),
                                         ({"patch_min": 9, "patch_max": 8}, "patch_min"),
                                         ({"local_patch": 8, "local_n_layers": 2}, "local_patch >= 12"),
-                                        ({"gan_loss": "wgan"}, "lsgan"), ({"w_local_gram": -1.0}, ">= 0")])
+                                        ({"gan_loss": "wgan"}, "lsgan"), ({"w_local_gram": -1.0}, ">= 0"),
+                                        ({"stage2_weights": {"w_style": 1.0}}, "unknown loss weight 'w_style'"),
+                                        ({"stage2_weights": {"w_adv": -2.0}}, ">= 0"),
+                                        ({"stage2_weights": {"w_adv": "big"}}, "numbers"),
+                                        ({"w_feature": 0, "w_pixel_l": 0, "w_pixel_ab": 0, "w_adv": 0, "w_gram": 0,
+                                          "local_texture": False}, "every generator loss weight is 0 in stage 1")])
 def test_config_errors_name_the_field(bad, match):
     with pytest.raises(ConfigError, match=match):
         TextureGANConfig(**{"image_size": 32, **TINY, **bad})
@@ -103,6 +108,25 @@ def test_without_the_local_texture_loss_the_local_terms_and_local_d_are_off():
     logs = m.train_step({"A": a, "B": b}, step=0, seed=0)
     assert not any(k.startswith("g_local") for k in logs) and "d_local_loss" not in logs
     assert all(torch.equal(v, m.D_local.state_dict()[k]) for k, v in before.items())
+
+
+def test_stage2_weights_replace_the_weights_of_stage_two_only():
+    a, b, mask = _sample(16, n=2)
+    # the authors' arrangement: no Gram terms, local D only, a stronger global and local D in stage 2
+    m = _model(16, local_patch=8, pretrain_steps=1, p_external=1.0, w_gram=0.0, w_local_gram=0.0,
+               w_local_pixel=0.0, w_local_adv=10.0, stage2_weights={"w_adv": 7.0, "w_pixel_ab": 0.0})
+    m.set_texture_bank(torch.rand(3, 3, 20, 20, generator=torch.Generator().manual_seed(0)))
+    c = m.config
+    assert (c.weight("adv", 1), c.weight("adv", 2), c.weight("local_adv", 2)) == (1.0, 7.0, 10.0)
+    logs1 = m.train_step({"A": a, "B": b}, step=0, seed=0)
+    logs2 = m.train_step({"A": a, "B": b}, step=1, seed=0)
+    # zero-weight terms are not computed; g_loss is the weighted sum of the stage's own weights
+    assert {k for k in logs1 if k.startswith("g_")} == {"g_feature", "g_pixel_l", "g_pixel_ab", "g_adv",
+                                                         "g_local_adv", "g_loss"}
+    assert "g_pixel_ab" not in logs2 and "g_gram" not in logs2 and "g_local_gram" not in logs2
+    for stage, logs in ((1, logs1), (2, logs2)):
+        total = sum(c.weight(k[2:], stage) * v for k, v in logs.items() if k.startswith("g_") and k != "g_loss")
+        assert logs["g_loss"] == pytest.approx(total, rel=1e-5)
 
 
 def _local_texture_loss(m: TextureGAN, a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> tuple[float, float]:

@@ -17,7 +17,9 @@ Losses of the generator (weights in :class:`TextureGANConfig`)::
         + w_local_pixel · |p_out − p_src|₁                    the eroded object mask (L channel)
         + w_local_adv · GAN(D_local(p_out, p_src'), real)
 
-``src`` is the image the pasted patches come from. **Stage 1** (ground-truth pre-training, steps below
+A term whose weight is 0 is not computed; ``stage2_weights`` gives stage 2 its own weights (the authors' two
+commands differ, e.g. a stronger global and local D when fine-tuning). ``src`` is the image the pasted patches
+come from. **Stage 1** (ground-truth pre-training, steps below
 ``pretrain_steps``): ``src`` is the target image. **Stage 2** (external-texture fine-tuning): for each
 image, with probability ``p_external`` a random crop of a texture-bank texture fills the object mask
 (white outside) and becomes ``src``; otherwise the target image is used. The feature loss and the
@@ -79,7 +81,10 @@ class TextureGANConfig:
         local_patch: side of the local-loss patches (paper: 50 at 128 px).
         erode: side of the square that erodes the object mask before centres are drawn.
         local_texture: False switches the three local terms off (the paper's ablation).
-        w_*: loss weights (module docstring).
+        w_*: loss weights (module docstring); a term whose weight is 0 is not computed.
+        stage2_weights: ``{w_name: weight}`` replacing those weights in stage 2 (the authors train the two
+            stages with different weights, e.g. a stronger global D and local D when fine-tuning on
+            external textures); empty: both stages use the ``w_*`` above.
         pretrain_steps: steps of stage 1; later steps fine-tune on external textures.
         p_external: stage 2's probability of an external texture (else the target image).
         texture_bank: source of the external textures (training).
@@ -112,6 +117,7 @@ class TextureGANConfig:
     w_local_gram: float = 100.0
     w_local_pixel: float = 10.0
     w_local_adv: float = 1.0
+    stage2_weights: dict[str, float] = field(default_factory=dict)
     pretrain_steps: int = 1000
     p_external: float = 0.5
     texture_bank: str = "builtin:texture-bank@train"
@@ -144,9 +150,28 @@ class TextureGANConfig:
             raise ConfigError(f"expected lsgan or vanilla, got {self.gan_loss!r}", field="gan_loss")
         if not 0.0 <= self.p_external <= 1.0 or self.pretrain_steps < 0 or self.lr <= 0:
             raise ConfigError("need 0 <= p_external <= 1, pretrain_steps >= 0 and lr > 0", field="p_external")
-        for name in [f for f in self.__dataclass_fields__ if f.startswith("w_")]:
+        names = [f for f in self.__dataclass_fields__ if f.startswith("w_")]
+        for name in names:
             if getattr(self, name) < 0:
                 raise ConfigError(f"loss weights must be >= 0, got {getattr(self, name)}", field=name)
+        for name, value in self.stage2_weights.items():
+            if name not in names:
+                raise ConfigError(f"unknown loss weight {name!r}; expected one of {', '.join(names)}",
+                                  field=f"stage2_weights.{name}")
+            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"loss weights must be numbers >= 0, got {value!r}", field=f"stage2_weights.{name}")
+        local = ("local_gram", "local_pixel", "local_adv") if self.local_texture else ()
+        for stage in (1, 2):
+            if not any(self.weight(n, stage) > 0 for n in ("feature", "pixel_l", "pixel_ab", "adv", "gram") + local):
+                raise ConfigError(f"every generator loss weight is 0 in stage {stage}",
+                                  field="stage2_weights" if stage == 2 else "w_pixel_l")
+
+    def weight(self, name: str, stage: int) -> float:
+        """The weight ``w_<name>`` in ``stage`` (1 or 2; :attr:`stage2_weights` overrides stage 2)."""
+        key = f"w_{name}"
+        if stage == 2 and key in self.stage2_weights:
+            return float(self.stage2_weights[key])
+        return float(getattr(self, key))
 
 
 # ------------------------------------------------------------------------------------------------ networks
@@ -378,7 +403,7 @@ class TextureGAN(TranslateModel):
             for p in net.parameters():
                 p.requires_grad_(False)
         try:
-            terms = self._generator_terms(out, src, gt_l, mask, crop)
+            terms = self._generator_terms(out, src, gt_l, mask, crop, stage)
             g_loss = sum(w * t for w, t in terms.values())
             if check is not None:
                 check(g_loss, "g_loss")
@@ -394,37 +419,51 @@ class TextureGAN(TranslateModel):
         return logs
 
     def _generator_terms(self, out: torch.Tensor, src: torch.Tensor, gt_l: torch.Tensor, mask: torch.Tensor,
-                         crop: Callable[[torch.Tensor, int], torch.Tensor]) -> dict[str, tuple[float, torch.Tensor]]:
-        """``name -> (weight, unweighted loss)`` of the generator's objective (module docstring)."""
+                         crop: Callable[[torch.Tensor, int], torch.Tensor],
+                         stage: int = 1) -> dict[str, tuple[float, torch.Tensor]]:
+        """``name -> (weight, unweighted loss)`` of the generator's objective in ``stage`` (module docstring);
+        terms whose weight is 0 in this stage are left out."""
         from ..texture.gram import content_loss, style_loss, style_targets
 
         c = self.config
+        w = {name: c.weight(name, stage) for name in ("feature", "pixel_l", "pixel_ab", "adv", "gram",
+                                                       "local_gram", "local_pixel", "local_adv")}
+        local = c.local_texture
         bb = self.backbone()
         content_taps, style_taps = self._taps()
+        content_taps = content_taps if w["feature"] > 0 else []
         out_l, src_l = out[:, :1], src[:, :1]
         to01 = lambda t: (t + 1.0) * 0.5  # noqa: E731  (L in [-1, 1] -> the backbone's [0, 1])
-        taps = list(dict.fromkeys(content_taps + style_taps))
-        maps_out = bb.maps(to01(out_l), taps)
-        with torch.no_grad():
-            maps_gt = bb.maps(to01(gt_l), content_taps)
-            maps_src = bb.maps(to01(src_l), style_taps)
-        terms = {
-            "feature": (c.w_feature, content_loss({t: maps_out[t] for t in content_taps}, maps_gt)),
-            "pixel_l": (c.w_pixel_l, F.l1_loss(out_l, src_l)),
-            "pixel_ab": (c.w_pixel_ab, F.l1_loss(out[:, 1:], src[:, 1:])),
-            "adv": (c.w_adv, gan_loss(self.D(out_l), True, kind=c.gan_loss)),
-        }
-        if c.w_gram > 0:
-            terms["gram"] = (c.w_gram, style_loss({t: maps_out[t] for t in style_taps},
-                                                  style_targets(maps_src, masks=mask), masks=mask))
-        if c.local_texture:
-            p_out, p_src = crop(out_l, 2), crop(src_l, 2)
+        taps = list(dict.fromkeys(content_taps + (style_taps if w["gram"] > 0 else [])))
+        maps_out = bb.maps(to01(out_l), taps) if taps else {}
+        terms: dict[str, tuple[float, torch.Tensor]] = {}
+        if content_taps:
+            with torch.no_grad():
+                maps_gt = bb.maps(to01(gt_l), content_taps)
+            terms["feature"] = (w["feature"], content_loss({t: maps_out[t] for t in content_taps}, maps_gt))
+        if w["pixel_l"] > 0:
+            terms["pixel_l"] = (w["pixel_l"], F.l1_loss(out_l, src_l))
+        if w["pixel_ab"] > 0:
+            terms["pixel_ab"] = (w["pixel_ab"], F.l1_loss(out[:, 1:], src[:, 1:]))
+        if w["adv"] > 0:
+            terms["adv"] = (w["adv"], gan_loss(self.D(out_l), True, kind=c.gan_loss))
+        if w["gram"] > 0:
+            with torch.no_grad():
+                maps_src = bb.maps(to01(src_l), style_taps)
+            terms["gram"] = (w["gram"], style_loss({t: maps_out[t] for t in style_taps},
+                                                   style_targets(maps_src, masks=mask), masks=mask))
+        if not (local and (w["local_gram"] > 0 or w["local_pixel"] > 0 or w["local_adv"] > 0)):
+            return terms
+        p_out, p_src = crop(out_l, 2), crop(src_l, 2)
+        if w["local_gram"] > 0:
             with torch.no_grad():
                 targets = style_targets(bb.maps(to01(p_src), style_taps))
-            terms["local_gram"] = (c.w_local_gram, style_loss(bb.maps(to01(p_out), style_taps), targets))
-            terms["local_pixel"] = (c.w_local_pixel, F.l1_loss(p_out, p_src))
+            terms["local_gram"] = (w["local_gram"], style_loss(bb.maps(to01(p_out), style_taps), targets))
+        if w["local_pixel"] > 0:
+            terms["local_pixel"] = (w["local_pixel"], F.l1_loss(p_out, p_src))
+        if w["local_adv"] > 0:
             pair = torch.cat([p_out, crop(src_l, 3)], 1)
-            terms["local_adv"] = (c.w_local_adv, gan_loss(self.D_local(pair), True, kind=c.gan_loss))
+            terms["local_adv"] = (w["local_adv"], gan_loss(self.D_local(pair), True, kind=c.gan_loss))
         return terms
 
     # -- inference

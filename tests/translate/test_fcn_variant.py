@@ -40,6 +40,28 @@ def test_classtex_scene_gives_each_class_its_own_fixed_texture():
     assert any(o.layer != o.label for d in draws for o in d.objects)
 
 
+def test_classfam_scene_draws_each_class_from_its_own_family_of_layers():
+    from traingen.core.errors import ConfigError
+    from traingen.render.scene import sample_scene, scene_from_dict
+
+    cfg, cat = _scene("class-families")
+    n = cfg.textures.pool // cfg.textures.per_class
+    kinds = cfg.textures.procedural
+    used: dict[int, set[int]] = {}
+    for index in range(60):
+        draw = sample_scene(cfg, cat, seed=SEED, index=index)
+        for o in draw.objects:
+            # layer c + n*j: class c's kind, one of its per_class members; no tint or UV jitter
+            assert o.layer % n == o.label and kinds[o.layer % len(kinds)] == kinds[o.label]
+            assert o.uv == (1.0, 1.0, 0.0, 0.0, 0.0) and o.tint == (1.0, 1.0, 1.0)
+            used.setdefault(o.label, set()).add(o.layer)
+        assert all(d.layer == cfg.textures.pool - 1 for d in draw.distractors)
+        assert kinds[(cfg.textures.pool - 1) % len(kinds)] == "dead-leaves"
+    assert all(len(v) == cfg.textures.per_class for v in used.values()) and len(used) == len(cat.classes)
+    with pytest.raises(ConfigError, match="textures.per_class"):
+        scene_from_dict({"version": 1, "textures": {"pool": 4, "per_class": 5}})
+
+
 def _class_colour_spread(pairs: np.ndarray) -> float:
     """Mean over classes of the spread (std over objects) of an object's mean colour, at full light."""
     from traingen.translate.sims_data import decode_labels
@@ -67,6 +89,10 @@ def test_classtex_renders_objects_of_a_class_alike_and_caches_apart():
     assert (cache_dir() / "datasets" / "render-mask2rgb-classtex-range-0-24-v1.npz").is_file()
     # an object's chromaticity is set by its class in the variant, by a random texture in the default
     assert _class_colour_spread(fixed) < 0.6 * _class_colour_spread(random)
+    family = render_range(0, 24, variant="class-families")
+    assert (cache_dir() / "datasets" / "render-mask2rgb-classfam-range-0-24-v1.npz").is_file()
+    # a family's colours differ: between the fixed textures and the random ones
+    assert _class_colour_spread(fixed) < _class_colour_spread(family)
     with pytest.raises(DataError, match="unknown variant"):
         render_range(0, 2, variant="photo")
 

@@ -104,6 +104,15 @@ class TexturesConfig:
     pool: int = 48
     size: int = 128
     randomize: bool = True
+    #: With ``randomize: false``: each class draws among this many layers (class ``c`` wears layer
+    #: ``c + (pool // per_class) * j``, ``j`` uniform in ``0 .. per_class - 1``; with ``procedural`` kinds
+    #: of a length dividing ``pool // per_class`` those layers share class ``c``'s kind, not its colours).
+    per_class: int = 1
+
+    def __post_init__(self) -> None:
+        if self.per_class < 1 or self.per_class > self.pool:
+            raise ConfigError(f"per_class must be in 1..pool ({self.pool}), got {self.per_class}", where="scene",
+                              field="textures.per_class")
 
 
 @dataclass
@@ -408,7 +417,12 @@ def sample_scene(cfg: SceneConfig, cat: Catalogue, *, seed: int, index: int) -> 
             rot, z = _rot_z(yaw), 0.0
         else:
             rot, z = _random_rotation(rng), rng.uniform(0.2, oc.max_height)
-        layer = rng.choice(n_tex) if tex_rand else label % n_tex
+        if tex_rand:
+            layer = rng.choice(n_tex)
+        elif cfg.textures.per_class > 1:
+            layer = (label + (n_tex // cfg.textures.per_class) * rng.choice(cfg.textures.per_class)) % n_tex
+        else:
+            layer = label % n_tex
         objects.append(Placed(key, model_matrix(rot, s, (x, y, z)), layer, _uv(rng, tex_rand), _tint(rng, tex_rand),
                               label))
     distractors = []

@@ -348,7 +348,7 @@ def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed:
     top-k retrievals with ``torch_generator(seed, "sims-export", i)``. ``eval_mode=True``: pix2pix without
     dropout and with its running BatchNorm statistics (``Pix2PixConfig.eval_mode``; None: the run's setting).
     """
-    from .data import to_tensor, to_uint8
+    from .paired_score import translate_pairs
     from .trainer import load_run
 
     with torch.random.fork_rng(devices=[]):  # module construction in load_run draws from the global stream
@@ -357,12 +357,8 @@ def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed:
             from .sims_experiment import sims_images
 
             return sims_images(model, labels, seed=seed)[0]
-        x = to_tensor(list(a_images), size=model.config.image_size, channels=model.config.in_channels,
-                      where=str(run_dir))
-        torch.manual_seed(derive_seed(seed, "fcn-dropout"))
-        bs = cfg.batch_size
-        return np.concatenate([to_uint8(model.translate(x[k:k + bs], eval_mode=eval_mode))
-                               for k in range(0, len(x), bs)])
+    return translate_pairs(cfg, model, a_images, seed=derive_seed(seed, "fcn-dropout"), where=str(run_dir),
+                           eval_mode=eval_mode)
 
 
 # -- commands -----------------------------------------------------------------------------------------

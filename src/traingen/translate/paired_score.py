@@ -117,8 +117,10 @@ def as_targets(model: Any, images: np.ndarray, where: str) -> np.ndarray:
     return to_uint8(to_tensor(list(images), size=c.image_size, channels=c.out_channels, where=where))
 
 
-def translate_pairs(cfg: Any, model: Any, a_images: np.ndarray, *, seed: int = 0, where: str = "") -> np.ndarray:
-    """The model's outputs (uint8) for A images, in its inference mode and its run's batch size."""
+def translate_pairs(cfg: Any, model: Any, a_images: np.ndarray, *, seed: int = 0, where: str = "",
+                    eval_mode: bool | None = None) -> np.ndarray:
+    """The model's outputs (uint8) for A images in batches of its run's batch size (BatchNorm statistics are per
+    batch in train mode), dropout seeded by ``seed``; ``eval_mode``: None keeps the run's inference mode."""
     import torch
 
     from .data import to_tensor, to_uint8
@@ -128,7 +130,8 @@ def translate_pairs(cfg: Any, model: Any, a_images: np.ndarray, *, seed: int = 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         bs = cfg.batch_size
-        return np.concatenate([to_uint8(model.translate(x[k:k + bs])) for k in range(0, len(x), bs)])
+        return np.concatenate([to_uint8(model.translate(x[k:k + bs], eval_mode=eval_mode))
+                               for k in range(0, len(x), bs)])
 
 
 def paired_scores(run: str | os.PathLike, src: str, *, train: str | None = None, seed: int = 0) -> dict[str, Any]:

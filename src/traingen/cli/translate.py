@@ -64,7 +64,7 @@ def train_translate_cmd(
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
-    """Train pix2pix or CycleGAN from a recipe, with exact resume, NaN stop and logged load average."""
+    """Train pix2pix, CycleGAN, TextureGAN or SIMS from a recipe, with exact resume, NaN stop and logged load average."""
     import dataclasses
 
     from ..core.errors import ConfigError

@@ -151,6 +151,7 @@ def test_arm_configs():
     assert p2p.steps == l1.steps == sims.steps == 7 and p2p.threads == sims.threads == 1
     assert p2p.checkpoint_every == 1 and arm_config("p2p", 1000).checkpoint_every == 250   # quarters, all kept
     assert p2p.keep_checkpoints == sims.keep_checkpoints == 0
+    assert p2p.seed == 0 and arm_config("l1", 7, seed=3).seed == 3   # `train --seed`
     with pytest.raises(Exception, match="unknown arm"):
         arm_config("cyclegan", 7)
 

@@ -305,12 +305,13 @@ def steps_for_budget(arm: str, budget: float, *, probe: int = 12, warmup: int = 
 
 
 def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
-              variant: str = "default") -> dict[str, Any]:
+              variant: str = "default", seed: int = 0) -> dict[str, Any]:
     """Train ``arm`` for ``budget`` CPU seconds (one thread) into ``work/arm``; its record is returned.
 
     ``steps`` skips the probe (which overestimates CPU per step on a loaded machine: its first steps are
     the slowest) -- to match the CPU seconds another arm really used. ``variant``: the render variant's
-    pairs; it must be the variant of ``work``'s segmenter when there is one.
+    pairs; it must be the variant of ``work``'s segmenter when there is one. ``seed``: the training run's
+    seed (initial weights, batches, jitter, flips, dropout), to measure how much the scores move between seeds.
     """
     from .data import load_translation_data
     from .trainer import train_translation
@@ -324,12 +325,12 @@ def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
     per_step = None
     if steps is None:
         steps, per_step = steps_for_budget(arm, budget, work=work, variant=variant)
-    cfg = arm_config(arm, steps, variant=variant)
+    cfg = arm_config(arm, steps, variant=variant, seed=seed)
     load0, t0 = os.getloadavg()[0], time.perf_counter()
     c0 = cpu_seconds()
     data = load_translation_data(cfg)
     res = train_translation(cfg, work / arm, overwrite=True, data=data)
-    rec = {"arm": arm, "name": ARM_NAMES[arm], "variant": variant, "budget_cpu_s": budget, "steps": steps,
+    rec = {"arm": arm, "name": ARM_NAMES[arm], "variant": variant, "seed": seed, "budget_cpu_s": budget, "steps": steps,
            "probe_cpu_s_per_step": None if per_step is None else round(per_step, 4), "cpu_s": round(cpu_seconds() - c0, 1),
            "wall_s": round(time.perf_counter() - t0, 1), "loadavg_start_end": [round(load0, 2),
                                                                                round(os.getloadavg()[0], 2)],
@@ -484,6 +485,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="train / curve / augment: which arm")
     ap.add_argument("--budget", type=float, default=300.0, help="train: CPU seconds (one thread)")
     ap.add_argument("--steps", type=int, default=None, help="train: this many steps instead of a probe's count")
+    ap.add_argument("--seed", type=int, default=0, help="train: the run's seed")
     ap.add_argument("--seg-steps", type=int, default=SegConfig.steps, help="segmenter Adam steps")
     ap.add_argument("--seg-width", type=int, default=SegConfig.width, help="segmenter base width")
     ap.add_argument("--seg-blur", type=float, default=SegConfig.blur,
@@ -503,7 +505,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "segmenter":
         res = run_segmenter(args.work, seg, args.variant)
     elif args.command == "train":
-        res = train_arm(args.arm, args.work, args.budget, steps=args.steps, variant=args.variant)
+        res = train_arm(args.arm, args.work, args.budget, steps=args.steps, variant=args.variant, seed=args.seed)
     elif args.command == "score":
         res = run_score(args.work, figure=args.figure, eval_mode=args.eval_mode or None)
     elif args.command == "curve":

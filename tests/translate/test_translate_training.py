@@ -134,7 +134,8 @@ def test_random_jitter_crops_the_bicubic_upsample_with_one_offset_for_a_pair():
     g = torch.Generator().manual_seed(0)
     a = torch.rand(5, 3, 32, 32, generator=g) * 2 - 1
     big = F.interpolate(a, size=(36, 36), mode="bicubic", align_corners=False).clamp(-1, 1)  # 32 * 1.125
-    ja, jb = random_jitter(a, -a, scale=1.125, paired=True, generator=torch.Generator().manual_seed(1))
+    ja, jb = random_jitter(a, -a, scale=1.125, paired=True, generator=torch.Generator().manual_seed(1),
+                           resize="torch")
     offsets = []
     for i in range(5):  # each output is a 32 px window of the upsampled image; B (= -A) has the same window
         hits = [(y, x) for y in range(5) for x in range(5) if torch.equal(ja[i], big[i, :, y:y + 32, x:x + 32])]
@@ -146,6 +147,9 @@ def test_random_jitter_crops_the_bicubic_upsample_with_one_offset_for_a_pair():
     assert len(set(offsets)) > 1  # the offsets are drawn, not fixed
     # unpaired: independent offsets for B; scale 1 leaves the batch alone
     ua, ub = random_jitter(a, a, scale=1.125, paired=False, generator=torch.Generator().manual_seed(1))
+    # the default resize is the reference's (PIL), so the same draw gives the same windows of another upsample
+    pa, _ = random_jitter(a, -a, scale=1.125, paired=True, generator=torch.Generator().manual_seed(1))
+    assert not torch.equal(pa, ja) and (pa - ja).abs().mean() < 0.05
     assert not torch.equal(ua, ub)
     same = random_jitter(a, a, scale=1.0, paired=True, generator=torch.Generator().manual_seed(1))
     assert same[0] is a and same[1] is a
@@ -155,7 +159,36 @@ def test_random_jitter_crops_the_bicubic_upsample_with_one_offset_for_a_pair():
     b2 = make_batch(data, 3, 2, seed=0, flip=False, jitter=1.125)
     b0 = make_batch(data, 3, 2, seed=0, flip=False)
     assert torch.equal(b1["A"], b2["A"]) and not torch.equal(b1["A"], b0["A"])
-    assert torch.allclose(b1["B"], -b1["A"], atol=1e-6)  # B = -A stays paired through the jitter
+    # B = -A stays paired through the jitter: the same windows (up to the 8-bit rounding of the PIL-like resize)
+    assert torch.allclose(b1["B"], -b1["A"], atol=2 / 127.5 + 1e-6)
+    t1 = make_batch(data, 3, 2, seed=0, flip=False, jitter=1.125, jitter_resize="torch")
+    assert torch.allclose(t1["B"], -t1["A"], atol=1e-6)
+
+
+def test_jitter_resizes_as_the_references_pil_pipeline():
+    # the reference (junyanz/pytorch-CycleGAN-and-pix2pix, data/base_dataset.py) resizes 8-bit PIL images with
+    # Image.BICUBIC, then ToTensor and Normalize(0.5, 0.5); PIL is the independent reference here
+    import numpy as np
+    from PIL import Image
+
+    from traingen.translate.trainer import resize_like_pil
+
+    rng = np.random.default_rng(0)
+    smooth = np.linspace(0, 255, 40)[None, :, None] * np.ones((40, 1, 3))
+    blocks = np.kron(rng.integers(0, 256, (5, 5, 3)), np.ones((8, 8, 1)))  # hard class-map edges: ringing
+    noise = rng.integers(0, 256, (40, 40, 3))
+    worst = 0.0
+    for img in (smooth, blocks, noise, np.flip(blocks, 0)):
+        u8 = np.ascontiguousarray(img).round().clip(0, 255).astype(np.uint8)
+        for size in ((45, 45), (45, 52), (80, 64)):
+            ref = np.asarray(Image.fromarray(u8).resize(size[::-1], Image.BICUBIC), dtype=np.float64)
+            x = torch.from_numpy(u8).permute(2, 0, 1)[None].float() / 127.5 - 1
+            ours = (resize_like_pil(x, size)[0].permute(1, 2, 0).double().numpy() + 1) * 127.5
+            assert ours.shape == ref.shape
+            diff = np.abs(ours - ref)
+            assert diff.mean() < 0.05, (size, diff.mean())
+            worst = max(worst, float(diff.max()))
+    assert worst <= 2.0 + 1e-6, worst  # PIL's fixed-point weights round a few half levels the other way
 
 
 def test_resume_is_exact_with_random_jitter(tmp_path):
@@ -169,3 +202,5 @@ def test_resume_is_exact_with_random_jitter(tmp_path):
         assert torch.equal(v, t_res["nets"]["G"][k]), k
     with pytest.raises(ConfigError, match="jitter"):
         TranslateTrainConfig(jitter=3.0)
+    with pytest.raises(ConfigError, match="jitter_resize"):
+        TranslateTrainConfig(jitter_resize="nearest")

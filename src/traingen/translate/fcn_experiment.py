@@ -269,9 +269,10 @@ def load_segmenter(path: Path) -> tuple[SegUNet, dict[str, Any]]:
 
 # -- generators at equal CPU time ---------------------------------------------------------------------
 
-def arm_config(arm: str, steps: int, *, seed: int = 0, variant: str = "default"):
+def arm_config(arm: str, steps: int, *, seed: int = 0, variant: str = "default", jitter_resize: str = "pil"):
     """The recipe of ``arm`` (``p2p``, ``l1`` = the same with ``use_gan: false``, ``sims``) on one thread,
-    trained on ``variant``'s pairs (:data:`VARIANT_DATA`; SIMS takes its segment bank from them too)."""
+    trained on ``variant``'s pairs (:data:`VARIANT_DATA`; SIMS takes its segment bank from them too).
+    ``jitter_resize``: ``torch`` reproduces the runs before session 14 (``TranslateTrainConfig.jitter_resize``)."""
     from .config import load_translate_config
 
     if arm not in RECIPES:
@@ -281,7 +282,8 @@ def arm_config(arm: str, steps: int, *, seed: int = 0, variant: str = "default")
     data = {} if variant == "default" else {"data_a": VARIANT_DATA[variant]}
     # a checkpoint at every quarter of the run, all kept: the learning curve (``curve`` command)
     cfg = load_translate_config(RECIPES[arm], steps=steps, threads=1, checkpoint_every=max(steps // 4, 1),
-                                keep_checkpoints=0, log_every=25, tensorboard=False, seed=seed, **data)
+                                keep_checkpoints=0, log_every=25, tensorboard=False, seed=seed,
+                                jitter_resize=jitter_resize, **data)
     if arm == "sims" and data:
         cfg = replace(cfg, model_config={**cfg.model_config, "bank": VARIANT_DATA[variant]})
     if arm == "l1":
@@ -305,13 +307,14 @@ def steps_for_budget(arm: str, budget: float, *, probe: int = 12, warmup: int = 
 
 
 def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
-              variant: str = "default", seed: int = 0) -> dict[str, Any]:
+              variant: str = "default", seed: int = 0, jitter_resize: str = "pil") -> dict[str, Any]:
     """Train ``arm`` for ``budget`` CPU seconds (one thread) into ``work/arm``; its record is returned.
 
     ``steps`` skips the probe (which overestimates CPU per step on a loaded machine: its first steps are
     the slowest) -- to match the CPU seconds another arm really used. ``variant``: the render variant's
     pairs; it must be the variant of ``work``'s segmenter when there is one. ``seed``: the training run's
     seed (initial weights, batches, jitter, flips, dropout), to measure how much the scores move between seeds.
+    ``jitter_resize``: see :func:`arm_config`.
     """
     from .data import load_translation_data
     from .trainer import train_translation
@@ -325,12 +328,13 @@ def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
     per_step = None
     if steps is None:
         steps, per_step = steps_for_budget(arm, budget, work=work, variant=variant)
-    cfg = arm_config(arm, steps, variant=variant, seed=seed)
+    cfg = arm_config(arm, steps, variant=variant, seed=seed, jitter_resize=jitter_resize)
     load0, t0 = os.getloadavg()[0], time.perf_counter()
     c0 = cpu_seconds()
     data = load_translation_data(cfg)
     res = train_translation(cfg, work / arm, overwrite=True, data=data)
-    rec = {"arm": arm, "name": ARM_NAMES[arm], "variant": variant, "seed": seed, "budget_cpu_s": budget, "steps": steps,
+    rec = {"arm": arm, "name": ARM_NAMES[arm], "variant": variant, "seed": seed,
+           "jitter_resize": jitter_resize, "budget_cpu_s": budget, "steps": steps,
            "probe_cpu_s_per_step": None if per_step is None else round(per_step, 4), "cpu_s": round(cpu_seconds() - c0, 1),
            "wall_s": round(time.perf_counter() - t0, 1), "loadavg_start_end": [round(load0, 2),
                                                                                round(os.getloadavg()[0], 2)],
@@ -486,6 +490,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--budget", type=float, default=300.0, help="train: CPU seconds (one thread)")
     ap.add_argument("--steps", type=int, default=None, help="train: this many steps instead of a probe's count")
     ap.add_argument("--seed", type=int, default=0, help="train: the run's seed")
+    ap.add_argument("--jitter-resize", choices=("pil", "torch"), default="pil",
+                    help="train: the jitter's resize (torch: as the runs before session 14)")
     ap.add_argument("--seg-steps", type=int, default=SegConfig.steps, help="segmenter Adam steps")
     ap.add_argument("--seg-width", type=int, default=SegConfig.width, help="segmenter base width")
     ap.add_argument("--seg-blur", type=float, default=SegConfig.blur,
@@ -505,7 +511,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "segmenter":
         res = run_segmenter(args.work, seg, args.variant)
     elif args.command == "train":
-        res = train_arm(args.arm, args.work, args.budget, steps=args.steps, variant=args.variant, seed=args.seed)
+        res = train_arm(args.arm, args.work, args.budget, steps=args.steps, variant=args.variant, seed=args.seed,
+                        jitter_resize=args.jitter_resize)
     elif args.command == "score":
         res = run_score(args.work, figure=args.figure, eval_mode=args.eval_mode or None)
     elif args.command == "curve":

@@ -147,20 +147,43 @@ def scheduler_epoch(cfg: TranslateTrainConfig, n_a: int) -> int:
     return max(1, cfg.steps // 100)
 
 
-def random_jitter(a: torch.Tensor, b: torch.Tensor, *, scale: float, paired: bool,
-                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """The pix2pix paper's random jitter: resize to ``scale`` times the side (bicubic, as the reference's
-    ``resize_and_crop`` with 286 / 256) and crop the original size back at a uniform offset -- the same offset
-    for A and B when ``paired``. ``scale <= 1`` or a side that does not grow returns the inputs."""
+JITTER_RESIZES = ("pil", "torch")
+
+
+def resize_like_pil(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bicubic resize of images in [-1, 1] as the reference's data pipeline does it: PIL's ``Image.BICUBIC``
+    on 8-bit images (kernel a = -0.5, horizontal pass then vertical pass, each rounded to 8-bit levels), then
+    ``ToTensor`` and ``Normalize(0.5, 0.5)``. Matches PIL within 2 of 255 levels (PIL's fixed-point weights)."""
     import torch.nn.functional as F
 
+    u = ((x + 1.0) * 127.5).round_().clamp_(0.0, 255.0)
+    u = F.interpolate(u, size=(u.shape[-2], size[1]), mode="bicubic", align_corners=False, antialias=True)
+    u = F.interpolate(u.round_().clamp_(0.0, 255.0), size=size, mode="bicubic", align_corners=False, antialias=True)
+    return u.round_().clamp_(0.0, 255.0) / 127.5 - 1.0
+
+
+def random_jitter(a: torch.Tensor, b: torch.Tensor, *, scale: float, paired: bool,
+                  generator: torch.Generator, resize: str = "pil") -> tuple[torch.Tensor, torch.Tensor]:
+    """The pix2pix paper's random jitter: resize to ``scale`` times the side (the reference's
+    ``resize_and_crop`` with 286 / 256) and crop the original size back at a uniform offset -- the same offset
+    for A and B when ``paired``. ``scale <= 1`` or a side that does not grow returns the inputs.
+
+    ``resize``: ``pil`` resizes as the reference does (:func:`resize_like_pil`); ``torch`` is one float pass
+    of torch's bicubic (a = -0.75, clamped), what this project used before, kept to reproduce those numbers."""
+    import torch.nn.functional as F
+
+    if resize not in JITTER_RESIZES:
+        raise ValueError(f"resize: expected one of {JITTER_RESIZES}, got {resize!r}")
     h, w = a.shape[-2:]
     big = (round(h * scale), round(w * scale))
     if scale <= 1.0 or big == (h, w):
         return a, b
 
     def crop(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, size=big, mode="bicubic", align_corners=False).clamp_(-1.0, 1.0)
+        if resize == "pil":
+            x = resize_like_pil(x, big)
+        else:
+            x = F.interpolate(x, size=big, mode="bicubic", align_corners=False).clamp_(-1.0, 1.0)
         return torch.stack([x[i, :, y:y + h, xo:xo + w] for i, (y, xo) in enumerate(offsets.tolist())])
 
     def draw(n: int) -> torch.Tensor:
@@ -173,7 +196,8 @@ def random_jitter(a: torch.Tensor, b: torch.Tensor, *, scale: float, paired: boo
 
 
 def make_batch(data: TranslationData, step: int, batch_size: int, *, seed: int, flip: bool,
-               device: torch.device | str = "cpu", jitter: float = 1.0) -> dict[str, torch.Tensor]:
+               device: torch.device | str = "cpu", jitter: float = 1.0,
+               jitter_resize: str = "pil") -> dict[str, torch.Tensor]:
     """The batch of ``step``: A in a per-epoch permutation, B paired with A or drawn independently; then
     :func:`random_jitter` when ``jitter > 1`` and random horizontal flips when ``flip`` (the reference's order)."""
     n = len(data.A)
@@ -189,7 +213,8 @@ def make_batch(data: TranslationData, step: int, batch_size: int, *, seed: int, 
     else:
         b = data.B[torch.randint(0, len(data.B), (batch_size,), generator=torch_generator(seed, "data", "B", step))]
     if jitter > 1.0:
-        a, b = random_jitter(a, b, scale=jitter, paired=data.paired, generator=torch_generator(seed, "jitter", step))
+        a, b = random_jitter(a, b, scale=jitter, paired=data.paired, generator=torch_generator(seed, "jitter", step),
+                             resize=jitter_resize)
     if flip:
         g = torch_generator(seed, "flip", step)
         fa = torch.rand(batch_size, generator=g) < 0.5
@@ -296,7 +321,7 @@ def train_translation(cfg: TranslateTrainConfig, run_dir: str | os.PathLike, *, 
                 for g in opt.param_groups:
                     g["lr"] = model.config.lr * factor
             batch = make_batch(data, step, cfg.batch_size, seed=cfg.seed, flip=cfg.flip, device=device,
-                               jitter=cfg.jitter)
+                               jitter=cfg.jitter, jitter_resize=cfg.jitter_resize)
             with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                 torch.manual_seed(derive_seed(cfg.seed, "step", step))
                 logs = model.train_step(batch, step=step, seed=cfg.seed,

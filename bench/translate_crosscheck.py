@@ -2,6 +2,7 @@
 
     python bench/translate_crosscheck.py --reference /work/refs/pix2pix [--steps 6]
     python bench/translate_crosscheck.py --reference /work/refs/pix2pix --write-fixture tests/translate/fixtures/reference_steps.json
+    python bench/translate_crosscheck.py --reference /work/refs/pix2pix --data [--pairs 100]
 
 The reference is junyanz/pytorch-CycleGAN-and-pix2pix at commit 9f8f61e (e.g. ``git archive 9f8f61e models util
 options data`` from the fork uxfion/pytorch-CycleGAN-and-pix2pix, kept outside this repository). Both sides start from
@@ -17,6 +18,13 @@ Printed per case: the largest relative difference of each logged loss over the s
 any parameter or BatchNorm statistic at the end relative to the largest magnitude in that network. (Per-tensor
 relative differences mislead for conv biases in front of InstanceNorm: their gradient is rounding noise, so they
 stay near 0 with last-bit differences.)
+
+``--data`` checks the data pipeline instead: our paired training batches (random jitter 286/256, horizontal flips;
+``make_batch``) against the reference's ``AlignedDataset.__getitem__`` on the same pairs written as A|B PNG files.
+Our crop offsets and flips come from our own seeded streams and the reference's from Python's ``random``, so each of
+our batch images is matched to the closest of the reference's outputs over every crop position and flip it can draw;
+printed: the matched difference (in 8-bit levels), the gap to the second-best candidate (the match is unambiguous
+when it is large) and how often each flip and offset came up, for ``jitter_resize: pil`` and ``torch``.
 
 ``--write-fixture`` stores the reference's losses with the cases in a JSON file that
 ``tests/translate/test_reference_steps.py`` replays our side against, without the reference.
@@ -85,6 +93,65 @@ def differences(ref_losses, our_losses, ref_nets, our_nets):
     return loss_rel, tensor_rel
 
 
+def data_check(pairs, *, resize, seed=0, source="builtin:render-mask2rgb-classfam@train", n_images=16):
+    """(worst matched diff, mean matched diff, smallest runner-up gap (levels), flip rate, offsets seen, offsets possible)."""
+    import tempfile
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from data import aligned_dataset
+    from traingen.core.seeding import torch_generator
+    from traingen.translate.config import TranslateTrainConfig
+    from traingen.translate.data import load_translation_data
+    from traingen.translate.trainer import make_batch
+
+    cfg = TranslateTrainConfig(model="pix2pix", data_a=source, limit_a=n_images, flip=True, jitter=286 / 256,
+                               jitter_resize=resize, model_config={"image_size": 64})
+    data = load_translation_data(cfg)
+    n, size = len(data.A), data.A.shape[-1]
+    big = round(size * cfg.jitter)
+    u8 = lambda t: ((t + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()  # noqa: E731
+    worst = mean = 0.0
+    runner_up = float("inf")
+    flips, offsets = 0, set()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "train")
+        os.makedirs(root)
+        for i in range(n):  # the reference's aligned layout: A|B side by side
+            Image.fromarray(np.concatenate([u8(data.A[i]), u8(data.B[i])], 1)).save(os.path.join(root, f"{i:04d}.png"))
+        opt = SimpleNamespace(dataroot=tmp, phase="train", max_dataset_size=float("inf"), load_size=big,
+                              crop_size=size, preprocess="resize_and_crop", no_flip=False, direction="AtoB",
+                              input_nc=3, output_nc=3)
+        ds = aligned_dataset.AlignedDataset(opt)
+        get_params = aligned_dataset.get_params
+        try:
+            for step in range(pairs):
+                batch = make_batch(data, step, 1, seed=seed, flip=True, jitter=cfg.jitter, jitter_resize=resize)
+                epoch, k = divmod(step, n)  # make_batch's order at batch 1: a per-epoch permutation
+                idx = int(torch.randperm(n, generator=torch_generator(seed, "data", "A", epoch))[k])
+                scores = []
+                for y in range(big - size + 1):
+                    for x in range(big - size + 1):
+                        for flip in (False, True):
+                            aligned_dataset.get_params = lambda o, sz, p={"crop_pos": (x, y), "flip": flip}: p
+                            ref = ds[idx]
+                            d = torch.maximum((ref["A"] - batch["A"][0]).abs().amax(), (ref["B"] - batch["B"][0]).abs().amax())
+                            m = ((ref["A"] - batch["A"][0]).abs().mean() + (ref["B"] - batch["B"][0]).abs().mean()) / 2
+                            scores.append((float(d) * 127.5, float(m) * 127.5, (y, x, flip)))
+                scores.sort(key=lambda r: r[1])
+                best, second = scores[0], scores[1]
+                worst, mean = max(worst, best[0]), mean + best[1] / pairs
+                runner_up = min(runner_up, second[1] - best[1])
+                flips += best[2][2]
+                offsets.add(best[2][:2])
+        finally:
+            aligned_dataset.get_params = get_params
+    return worst, mean, runner_up, flips / pairs, len(offsets), (big - size + 1) ** 2
+
+
 def main(argv=None):
     import torch
 
@@ -94,10 +161,20 @@ def main(argv=None):
     ap.add_argument("--reference", required=True, help="checkout of the reference at 9f8f61e (outside this repository)")
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--write-fixture", help="store the cases and the reference's losses here (JSON)")
+    ap.add_argument("--data", action="store_true", help="check the data pipeline (jitter, flips) instead")
+    ap.add_argument("--pairs", type=int, default=100, help="--data: training batches compared")
     args = ap.parse_args(argv)
     sys.path.insert(0, os.path.abspath(args.reference))
     warnings.filterwarnings("ignore", message="Converting a tensor with requires_grad")  # the reference's logging
     torch.set_num_threads(1)
+    if args.data:
+        print("| jitter_resize | batches | worst diff, matched (levels) | mean diff, matched | smallest gap to runner-up "
+              "(mean, levels) | flip rate | crop offsets seen / possible |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for resize in ("pil", "torch"):
+            w, m, gap, fr, seen, possible = data_check(args.pairs, resize=resize)
+            print(f"| {resize} | {args.pairs} | {w:.2f} | {m:.3f} | {gap:.2f} | {fr:.2f} | {seen} / {possible} |", flush=True)
+        return
     fixture = {"reference": "junyanz/pytorch-CycleGAN-and-pix2pix@9f8f61e", "steps": args.steps, "cases": {}}
     print("| case | steps | worst loss rel. diff (term) | worst final tensor diff / net scale (net) |")
     print("| --- | ---: | ---: | ---: |")

@@ -173,6 +173,19 @@ def test_arm_images_of_a_tiny_pix2pix_run(tmp_path):
     assert np.array_equal(out, arm_images(tmp_path / "run", a_u8, np.zeros((6, 32, 32), np.int64)))
 
 
+def test_canvas_fill_counts_filled_object_pixels():
+    from traingen.translate.fcn_experiment import NUM_CLASSES, canvas_fill
+
+    labels = np.zeros((2, 4, 4), np.int64)
+    labels[:, :2, :2] = 1                      # 8 pixels of class 1; class 2 on one row of image 1
+    labels[1, 3] = 2
+    canv = np.full((2, 4, 4, 3), 128, np.uint8)  # grey = empty
+    canv[0, 0, 0] = (10, 128, 128)             # one of the class-1 pixels filled
+    canv[1, 3, :2] = 200                       # half of the class-2 pixels filled
+    fill = canvas_fill(canv, labels)
+    assert len(fill) == NUM_CLASSES - 1 and fill[:2] == [0.125, 0.5] and np.isnan(fill[2])
+
+
 def test_render_range_continues_the_image_sequence():
     pytest.importorskip("moderngl", reason="rendering needs the [render] extra")
     from traingen.data.cache import cache_dir

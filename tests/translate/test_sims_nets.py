@@ -167,6 +167,26 @@ def test_canvas_composition_respects_the_order():
     assert (c01[:, ~(masks[0] | masks[1])] == 0).all()
 
 
+def test_canvas_clipped_to_query_segments():
+    # clip_to_query: a segment overflowing its query segment is pasted only inside it, whatever the order
+    h = w = 10
+    masks = torch.zeros(2, h, w, dtype=torch.bool)
+    masks[0] = True                      # an aligned background segment covering the frame
+    masks[1, 2:8, 2:8] = True            # an aligned object larger than its query
+    query = torch.zeros(2, h, w, dtype=torch.bool)
+    query[1, 3:6, 3:6] = True
+    query[0] = ~query[1]
+    pixels = torch.stack([torch.full((3, h, w), -0.5), torch.full((3, h, w), 0.75)])
+    lm = query[1].long()
+    for order in ([0, 1], [1, 0]):
+        c, m = compose_canvas(pixels, masks, order, lm, elision=0, query_masks=query)
+        assert (c[:, query[1]] == 0.75).all() and (c[:, query[0]] == -0.5).all() and bool(m.all())
+    c, _ = compose_canvas(pixels, masks, [1, 0], lm, elision=0)  # unclipped: the order decides
+    assert (c[:, query[1]] == -0.5).all()
+    c, _ = compose_canvas(pixels, masks, [0, 1], lm, elision=0)
+    assert (c[:, 2:8, 2:8] == 0.75).all()  # the object spills over the background's query pixels
+
+
 def test_boundary_elision_matches_a_window_reference():
     rng = np.random.default_rng(0)
     lm = rng.integers(0, 3, (12, 12))

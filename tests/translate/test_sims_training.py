@@ -105,6 +105,13 @@ def test_training_is_seeded_and_resume_is_exact(tmp_path, pairs_dir):
 
     assert (res.canvas_masks[0, 0][boundary_band(lm, 1)[0]] == 0).all()
     assert res.canvas_masks.sum() > 0 and min(res.retrieved[0]) >= 0
+    # clip_to_query (synthesis only): the same retrievals, pasted only inside their query segments
+    import dataclasses
+
+    full.model.config = dataclasses.replace(full.model.config, clip_to_query=True)
+    clipped = full.model.synthesize(lm, generator=torch_generator(0, "t"))
+    assert clipped.retrieved == res.retrieved
+    assert bool((clipped.canvas_masks <= res.canvas_masks).all())
 
 
 def test_cli_train_and_translate_give_image_mask_pairs(tmp_path, pairs_dir):

@@ -344,7 +344,8 @@ def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
 
 
 def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed: int = 0,
-               checkpoint: Path | None = None, eval_mode: bool | None = None) -> np.ndarray:
+               checkpoint: Path | None = None, eval_mode: bool | None = None,
+               sims_clip: bool | None = None, canvases: list[np.ndarray] | None = None) -> np.ndarray:
     """The images a trained run makes from A label images (pix2pix) or class maps (SIMS), uint8 N×H×W×3
     (at its latest checkpoint, or at ``checkpoint``).
 
@@ -352,6 +353,8 @@ def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed:
     training batch size, dropout drawn from ``derive_seed(seed, "fcn-dropout")``; SIMS picks among its
     top-k retrievals with ``torch_generator(seed, "sims-export", i)``. ``eval_mode=True``: pix2pix without
     dropout and with its running BatchNorm statistics (``Pix2PixConfig.eval_mode``; None: the run's setting).
+    ``sims_clip``: SIMS's ``clip_to_query`` at synthesis (None: the run's setting); SIMS's canvases (grey where
+    empty) are appended to ``canvases`` when it is given.
     """
     from .paired_score import translate_pairs
     from .trainer import load_run
@@ -361,7 +364,12 @@ def arm_images(run_dir: Path, a_images: np.ndarray, labels: np.ndarray, *, seed:
         if cfg.model == "sims":
             from .sims_experiment import sims_images
 
-            return sims_images(model, labels, seed=seed)[0]
+            if sims_clip is not None:
+                model.config = replace(model.config, clip_to_query=sims_clip)
+            images, canv = sims_images(model, labels, seed=seed)
+            if canvases is not None:
+                canvases.append(canv)
+            return images
     return translate_pairs(cfg, model, a_images, seed=derive_seed(seed, "fcn-dropout"), where=str(run_dir),
                            eval_mode=eval_mode)
 
@@ -413,10 +421,18 @@ class _Constant(nn.Module):
         return F.one_hot(torch.full(x.shape[:1] + x.shape[2:], self.cls), NUM_CLASSES).permute(0, 3, 1, 2).float()
 
 
+def canvas_fill(canvases: np.ndarray, labels: np.ndarray) -> list[float]:
+    """Per object class (1, 2, ...): the share of its pixels that SIMS's canvas fills (any segment's pixels)."""
+    filled = (canvases != 128).any(-1)
+    return [round(float(filled[labels == c].mean()), 3) if (labels == c).any() else float("nan")
+            for c in range(1, NUM_CLASSES)]
+
+
 def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8,
-              eval_mode: bool | None = None) -> dict[str, Any]:
+              eval_mode: bool | None = None, sims_clip: bool | None = None) -> dict[str, Any]:
     """The FCN table: real held-out renders and every trained arm in ``work``, with domain-FID
-    (``eval_mode``: pix2pix's inference mode, :func:`arm_images`)."""
+    (``eval_mode``: pix2pix's inference mode; ``sims_clip``: SIMS's ``clip_to_query``; :func:`arm_images`).
+    SIMS's row also gives ``canvas_fill``: the share of each object class's pixels its canvases fill."""
     net, state = load_segmenter(work / "segmenter-real")
     variant = state.get("variant", "default")
     records = {arm: _arm_record(work, arm, variant) for arm in RECIPES}   # a mixed folder fails before any work
@@ -426,10 +442,13 @@ def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8,
     for arm, rec in records.items():
         if rec is None:
             continue
-        imgs = arm_images(work / arm, te_a, te_lab, eval_mode=eval_mode)
+        canv: list[np.ndarray] = []
+        imgs = arm_images(work / arm, te_a, te_lab, eval_mode=eval_mode, sims_clip=sims_clip, canvases=canv)
         arms[rec["name"]] = imgs
         rows[rec["name"]] = {**fcn_score(net, imgs, te_lab, NUM_CLASSES), "domain_fid": domain_fid(te_img, imgs),
                              "steps": rec["steps"], "train_cpu_s": rec["cpu_s"]}
+        if canv:
+            rows[rec["name"]]["canvas_fill"] = canvas_fill(canv[0], te_lab)
     if figure:
         from ..report.grid import make_grid, save_png
         from .sims_experiment import PALETTE
@@ -438,7 +457,7 @@ def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8,
         grid = [list(PALETTE[te_lab[idx]])] + [list(a[idx]) for a in arms.values()]
         grid += [list(PALETTE[predict(net, a[idx])]) for a in arms.values()]
         save_png(figure, make_grid(grid, cell=64, pad=2))
-    return {"variant": variant, "eval_mode": eval_mode, "rows": rows}
+    return {"variant": variant, "eval_mode": eval_mode, "sims_clip": sims_clip, "rows": rows}
 
 
 def run_curve(work: Path, arm: str, *, eval_mode: bool | None = None) -> dict[str, Any]:
@@ -503,6 +522,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--eval-mode", action="store_true",
                     help="score / curve: pix2pix without dropout, running BatchNorm statistics (default: the paper's "
                          "train-mode inference)")
+    ap.add_argument("--sims-clip", choices=("on", "off"), default=None,
+                    help="score: SIMS's clip_to_query at synthesis (default: the run's setting)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -514,7 +535,8 @@ def main(argv: list[str] | None = None) -> None:
         res = train_arm(args.arm, args.work, args.budget, steps=args.steps, variant=args.variant, seed=args.seed,
                         jitter_resize=args.jitter_resize)
     elif args.command == "score":
-        res = run_score(args.work, figure=args.figure, eval_mode=args.eval_mode or None)
+        clip = None if args.sims_clip is None else args.sims_clip == "on"
+        res = run_score(args.work, figure=args.figure, eval_mode=args.eval_mode or None, sims_clip=clip)
     elif args.command == "curve":
         res = run_curve(args.work, args.arm, eval_mode=args.eval_mode or None)
     else:
@@ -523,6 +545,8 @@ def main(argv: list[str] | None = None) -> None:
            "cpu_s": round(cpu_seconds() - c0, 1),
            "loadavg_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)]}
     suffix = "-eval" if args.eval_mode and args.command in ("score", "curve") else ""
+    if args.sims_clip and args.command == "score":
+        suffix += f"-clip-{args.sims_clip}"
     out = args.work / f"{args.command}{'-' + args.arm if args.command in ('train', 'curve', 'augment') else ''}{suffix}.json"
     out.write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))

@@ -70,6 +70,9 @@ class SIMSConfig:
         context_weight, ring: the optional context IoU term of retrieval.
         p_colour: probability of colour transfer in simulated canvases (paper: 0.2).
         elision: boundary elision band in pixels.
+        clip_to_query: beyond the paper: paste each aligned segment only inside its own query segment, as the
+            simulated training canvases are (own segments cut by retrieved masks never cross a label boundary);
+            off (the paper): aligned segments overlap and the ordering network decides which is in front.
         min_pixels: smallest segment stored or queried.
         w_semantic: weight of the semantic cross-entropy (paper: 10).
         w_pixel: weight of the class-masked L1 on pixels (the CRN's image-level term).
@@ -90,6 +93,7 @@ class SIMSConfig:
     ring: int = 3
     p_colour: float = 0.2
     elision: int = 1
+    clip_to_query: bool = False
     min_pixels: int = 4
     w_semantic: float = 10.0
     w_pixel: float = 1.0
@@ -339,7 +343,8 @@ class SIMS(TranslateModel):
             px = warp(torch.cat([bank.pixels(idx).to(dev), rm], 1), theta)
             wm = px[:, 3] > 0.5
             order = order_from_net(self.order, wm, oh[i:i + 1])
-            cv, cm = compose_canvas(px[:, :3], wm, order, labels[i].to(dev), elision=c.elision)
+            cv, cm = compose_canvas(px[:, :3], wm, order, labels[i].to(dev), elision=c.elision,
+                                    query_masks=qm[:, 0] if c.clip_to_query else None)
             canvases.append(cv)
             cmasks.append(cm)
         cv, cm = torch.stack(canvases), torch.stack(cmasks)

@@ -46,7 +46,7 @@ def boundary_band(label_map: torch.Tensor, width: int) -> torch.Tensor:
 
 
 def compose_canvas(pixels: torch.Tensor, masks: torch.Tensor, order: list[int], label_map: torch.Tensor, *,
-                   elision: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+                   elision: int = 1, query_masks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Paste segments back to front, then elide the label map's boundaries.
 
     Args:
@@ -55,6 +55,8 @@ def compose_canvas(pixels: torch.Tensor, masks: torch.Tensor, order: list[int], 
         order: back-to-front segment indices (a subset of ``range(K)``).
         label_map: H×W int query label map.
         elision: boundary band width in pixels (0: none).
+        query_masks: K×H×W masks of the query segments; when given, segment k is pasted only inside
+            ``query_masks[k]`` (``SIMSConfig.clip_to_query``, beyond the paper).
 
     Returns:
         ``(canvas 3×H×W, canvas mask 1×H×W)``; empty pixels are 0 in both.
@@ -64,6 +66,8 @@ def compose_canvas(pixels: torch.Tensor, masks: torch.Tensor, order: list[int], 
     filled = torch.zeros(h, w, dtype=torch.bool, device=pixels.device)
     for k in order:
         m = masks[k] > 0.5
+        if query_masks is not None:
+            m = m & (query_masks[k] > 0.5)
         canvas = torch.where(m[None], pixels[k], canvas)
         filled |= m
     keep = filled & ~boundary_band(label_map[None], elision)[0]

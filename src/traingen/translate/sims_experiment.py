@@ -2,6 +2,8 @@
 
 * :func:`sims_figure`: rows of held-out label maps, the SIMS canvases (retrieved, aligned, ordered and
   elided segments; grey where empty), the final images and the real renders.
+* :func:`clip_figure`: the same held-out maps with the paper's canvas and with ``clip_to_query`` (rows: label
+  maps, canvas and image unclipped, canvas and image clipped, real renders).
 * :func:`timings`: median CPU ms of IoU retrieval (32 queries, 1,000 segments) and of one synthesis.
 
 The usefulness comparison with pix2pix at equal training time (FCN-score analogue with a segmenter
@@ -10,6 +12,7 @@ trained on 1,000 separate renders, domain-FID) is :mod:`traingen.translate.fcn_e
 Command (what the docs report)::
 
     python -m traingen.translate.sims_experiment RUN_SIMS --out docs/translate/sims.png
+    python -m traingen.translate.sims_experiment RUN_SIMS --clip-figure OUT.png --src builtin:render-mask2rgb-classfam@test
 
 References:
     Qi, Chen, Jia & Koltun. "Semi-parametric Image Synthesis", CVPR 2018. arXiv:1804.10992.
@@ -75,6 +78,25 @@ def sims_figure(out: str | os.PathLike, run: str, *, n: int = 8, seed: int = 0) 
     return save_png(out, make_grid(rows, cell=96, pad=2))
 
 
+def clip_figure(out: str | os.PathLike, run: str, *, src: str = SRC_TEST, n: int = 8, seed: int = 0) -> Path:
+    """Held-out label maps of ``src``; canvas and image with the paper's canvas; canvas and image with
+    ``clip_to_query``; the real renders (one column per map, the same retrievals in both)."""
+    from dataclasses import replace
+
+    from ..report.grid import make_grid, save_png
+    from .trainer import load_run
+
+    _, model, _ = load_run(run)
+    labels, real = _pairs(src, model.config.num_classes)
+    idx = np.arange(n) * (len(labels) // n)
+    rows = [list(PALETTE[labels[idx] % len(PALETTE)])]
+    for clip in (False, True):
+        model.config = replace(model.config, clip_to_query=clip)
+        imgs, canv = sims_images(model, labels[idx], seed=seed)
+        rows += [list(canv), list(imgs)]
+    return save_png(out, make_grid(rows + [list(real[idx])], cell=96, pad=2))
+
+
 def timings(run: str, *, repeats: int = 20) -> dict[str, float]:
     """Median CPU milliseconds: IoU retrieval of 32 queries in a 1,000-segment bank; one synthesis."""
     from .sims_bank import SegmentBank, retrieve
@@ -106,7 +128,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", help="a SIMS run folder")
     ap.add_argument("--out", default="docs/translate/sims.png", help="figure path")
+    ap.add_argument("--clip-figure", default=None, help="only the clip_to_query figure, written here")
+    ap.add_argument("--src", default=SRC_TEST, help="--clip-figure: the held-out pairs")
     args = ap.parse_args()
+    if args.clip_figure:
+        print(clip_figure(args.clip_figure, args.run, src=args.src))
+        return
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     res = {"timings_median_cpu_ms": timings(args.run), "figure": str(sims_figure(args.out, args.run)),
            "seconds": round(time.perf_counter() - t0, 1),

@@ -260,5 +260,6 @@ def test_score_and_augment_commands_end_to_end(tmp_path, monkeypatch):
     assert np.array_equal(eval_mode, fx.arm_images(tmp_path / "p2p", held_a, held_lab, eval_mode=True, seed=5))
     assert fx.run_score(tmp_path, eval_mode=True)["eval_mode"] is True
     aug = fx.run_augment(tmp_path, seg, gen_only=True)
-    assert len([k for k in aug if k not in ("train_cpu_s", "variant")]) == 3 and aug["variant"] == "default"
+    assert len([k for k in aug if k not in ("train_cpu_s", "variant", "sims_clip")]) == 3
+    assert aug["variant"] == "default" and aug["sims_clip"] is None
     assert aug["real only (1,000)"] == rec["held_out_real"]

@@ -479,9 +479,10 @@ def run_curve(work: Path, arm: str, *, eval_mode: bool | None = None) -> dict[st
     return {"arm": arm, "name": rec["name"], "eval_mode": eval_mode, "rows": rows}
 
 
-def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bool = False) -> dict[str, Any]:
+def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bool = False,
+                sims_clip: bool | None = None) -> dict[str, Any]:
     """Segmenter on 1,000 real + 1,000 generated (G of new layouts) vs the real-only one, on real held out
-    (``gen_only``: also one trained on the 1,000 generated pairs alone)."""
+    (``gen_only``: also one trained on the 1,000 generated pairs alone; ``sims_clip``: as :func:`run_score`)."""
     real_net, state = load_segmenter(work / "segmenter-real")
     variant = state.get("variant", "default")
     if _arm_record(work, arm, variant) is None:
@@ -489,7 +490,7 @@ def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bo
     lab, _, img = range_pairs(*SEG_TRAIN, variant)
     new_lab, new_a, _ = range_pairs(*NEW_LAYOUTS, variant)
     te_lab, _, te_img = range_pairs(*HELD_OUT, variant)
-    gen = arm_images(work / arm, new_a, new_lab, seed=1)
+    gen = arm_images(work / arm, new_a, new_lab, seed=1, sims_clip=sims_clip)
     c0 = cpu_seconds()
     mixed = train_segmenter(np.concatenate([img, gen]), np.concatenate([lab, new_lab]), config)
     res = {"real only (1,000)": fcn_score(real_net, te_img, te_lab, NUM_CLASSES),
@@ -497,7 +498,7 @@ def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bo
     if gen_only:
         res[f"{ARM_NAMES[arm]} only (1,000)"] = fcn_score(train_segmenter(gen, new_lab, config), te_img, te_lab,
                                                           NUM_CLASSES)
-    return {**res, "variant": variant, "train_cpu_s": round(cpu_seconds() - c0, 1)}
+    return {**res, "variant": variant, "sims_clip": sims_clip, "train_cpu_s": round(cpu_seconds() - c0, 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -523,8 +524,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="score / curve: pix2pix without dropout, running BatchNorm statistics (default: the paper's "
                          "train-mode inference)")
     ap.add_argument("--sims-clip", choices=("on", "off"), default=None,
-                    help="score: SIMS's clip_to_query at synthesis (default: the run's setting)")
+                    help="score / augment: SIMS's clip_to_query at synthesis (default: the run's setting)")
     args = ap.parse_args(argv)
+    clip = None if args.sims_clip is None else args.sims_clip == "on"
     torch.set_num_threads(1)
     args.work.mkdir(parents=True, exist_ok=True)
     seg = SegConfig(steps=args.seg_steps, width=args.seg_width, blur=args.seg_blur)
@@ -535,17 +537,16 @@ def main(argv: list[str] | None = None) -> None:
         res = train_arm(args.arm, args.work, args.budget, steps=args.steps, variant=args.variant, seed=args.seed,
                         jitter_resize=args.jitter_resize)
     elif args.command == "score":
-        clip = None if args.sims_clip is None else args.sims_clip == "on"
         res = run_score(args.work, figure=args.figure, eval_mode=args.eval_mode or None, sims_clip=clip)
     elif args.command == "curve":
         res = run_curve(args.work, args.arm, eval_mode=args.eval_mode or None)
     else:
-        res = run_augment(args.work, seg, arm=args.arm, gen_only=args.gen_only)
+        res = run_augment(args.work, seg, arm=args.arm, gen_only=args.gen_only, sims_clip=clip)
     res = {"command": args.command, "result": res, "wall_s": round(time.perf_counter() - t0, 1),
            "cpu_s": round(cpu_seconds() - c0, 1),
            "loadavg_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)]}
     suffix = "-eval" if args.eval_mode and args.command in ("score", "curve") else ""
-    if args.sims_clip and args.command == "score":
+    if args.sims_clip and args.command in ("score", "augment"):
         suffix += f"-clip-{args.sims_clip}"
     out = args.work / f"{args.command}{'-' + args.arm if args.command in ('train', 'curve', 'augment') else ''}{suffix}.json"
     out.write_text(json.dumps(res, indent=1) + "\n")

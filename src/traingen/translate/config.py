@@ -29,6 +29,9 @@ from ..core.errors import ConfigError
 MODELS = ("pix2pix", "cyclegan", "texturegan", "sims")
 
 
+JITTER_RESIZES = ("pil", "torch")   # TranslateTrainConfig.jitter_resize
+
+
 @dataclass
 class TranslateTrainConfig:
     """Everything a translation run needs besides its output folder.
@@ -96,8 +99,9 @@ class TranslateTrainConfig:
         if not 1.0 <= self.jitter <= 2.0:
             raise ConfigError(f"must be in [1, 2] (1: off; the paper's 286/256 = 1.117), got {self.jitter}",
                               field="jitter")
-        if self.jitter_resize not in ("pil", "torch"):
-            raise ConfigError(f"expected 'pil' or 'torch', got {self.jitter_resize!r}", field="jitter_resize")
+        if self.jitter_resize not in JITTER_RESIZES:
+            raise ConfigError(f"expected one of {list(JITTER_RESIZES)}, got {self.jitter_resize!r}",
+                              field="jitter_resize")
         if not 0.0 <= self.decay_fraction <= 1.0:
             raise ConfigError(f"must be in [0, 1], got {self.decay_fraction}", field="decay_fraction")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):

@@ -42,7 +42,14 @@ from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import to_dict
 from ..core.errors import ConfigError, OutputError, TraingenError
 from ..core.seeding import derive_seed, torch_generator
-from .config import TranslateTrainConfig, build_model, config_yaml, differing_fields, read_run_config
+from .config import (
+    JITTER_RESIZES,
+    TranslateTrainConfig,
+    build_model,
+    config_yaml,
+    differing_fields,
+    read_run_config,
+)
 from .data import TranslationData, load_translation_data
 
 CKPT_DIR = "checkpoints"
@@ -145,9 +152,6 @@ def scheduler_epoch(cfg: TranslateTrainConfig, n_a: int) -> int:
     if cfg.steps // per_epoch >= 10:
         return per_epoch
     return max(1, cfg.steps // 100)
-
-
-JITTER_RESIZES = ("pil", "torch")
 
 
 def resize_like_pil(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -103,10 +103,9 @@ def data_check(pairs, *, resize, seed=0, source="builtin:render-mask2rgb-classfa
     from PIL import Image
 
     from data import aligned_dataset
-    from traingen.core.seeding import torch_generator
     from traingen.translate.config import TranslateTrainConfig
     from traingen.translate.data import load_translation_data
-    from traingen.translate.trainer import make_batch
+    from traingen.translate.trainer import batch_indices, make_batch
 
     cfg = TranslateTrainConfig(model="pix2pix", data_a=source, limit_a=n_images, flip=True, jitter=286 / 256,
                                jitter_resize=resize, model_config={"image_size": 64})
@@ -130,17 +129,15 @@ def data_check(pairs, *, resize, seed=0, source="builtin:render-mask2rgb-classfa
         try:
             for step in range(pairs):
                 batch = make_batch(data, step, 1, seed=seed, flip=True, jitter=cfg.jitter, jitter_resize=resize)
-                epoch, k = divmod(step, n)  # make_batch's order at batch 1: a per-epoch permutation
-                idx = int(torch.randperm(n, generator=torch_generator(seed, "data", "A", epoch))[k])
+                idx = int(batch_indices(n, step, 1, seed=seed)[0])
                 scores = []
                 for y in range(big - size + 1):
                     for x in range(big - size + 1):
                         for flip in (False, True):
                             aligned_dataset.get_params = lambda o, sz, p={"crop_pos": (x, y), "flip": flip}: p
                             ref = ds[idx]
-                            d = torch.maximum((ref["A"] - batch["A"][0]).abs().amax(), (ref["B"] - batch["B"][0]).abs().amax())
-                            m = ((ref["A"] - batch["A"][0]).abs().mean() + (ref["B"] - batch["B"][0]).abs().mean()) / 2
-                            scores.append((float(d) * 127.5, float(m) * 127.5, (y, x, flip)))
+                            diff = torch.stack([(ref[k] - batch[k][0]).abs() for k in ("A", "B")])
+                            scores.append((float(diff.amax()) * 127.5, float(diff.mean()) * 127.5, (y, x, flip)))
                 scores.sort(key=lambda r: r[1])
                 best, second = scores[0], scores[1]
                 worst, mean = max(worst, best[0]), mean + best[1] / pairs

@@ -199,18 +199,24 @@ def random_jitter(a: torch.Tensor, b: torch.Tensor, *, scale: float, paired: boo
     return crop(a, off_a), crop(b, off_b)
 
 
+def batch_indices(n: int, step: int, batch_size: int, *, seed: int) -> torch.Tensor:
+    """The A indices of ``step``'s batch: a per-epoch permutation from ``torch_generator(seed, "data", "A", epoch)``;
+    the last, short batch of an epoch is topped up from the epoch's start."""
+    per_epoch = max(1, -(-n // batch_size))
+    epoch, k = divmod(step, per_epoch)
+    order = torch.randperm(n, generator=torch_generator(seed, "data", "A", epoch))
+    idx = order[k * batch_size:(k + 1) * batch_size]
+    if len(idx) < batch_size:
+        idx = torch.cat([idx, order[: batch_size - len(idx)]])
+    return idx
+
+
 def make_batch(data: TranslationData, step: int, batch_size: int, *, seed: int, flip: bool,
                device: torch.device | str = "cpu", jitter: float = 1.0,
                jitter_resize: str = "pil") -> dict[str, torch.Tensor]:
     """The batch of ``step``: A in a per-epoch permutation, B paired with A or drawn independently; then
     :func:`random_jitter` when ``jitter > 1`` and random horizontal flips when ``flip`` (the reference's order)."""
-    n = len(data.A)
-    per_epoch = max(1, -(-n // batch_size))
-    epoch, k = divmod(step, per_epoch)
-    order = torch.randperm(n, generator=torch_generator(seed, "data", "A", epoch))
-    idx = order[k * batch_size:(k + 1) * batch_size]
-    if len(idx) < batch_size:  # the last, short batch of an epoch is topped up from the epoch's start
-        idx = torch.cat([idx, order[: batch_size - len(idx)]])
+    idx = batch_indices(len(data.A), step, batch_size, seed=seed)
     a = data.A[idx]
     if data.paired:
         b = data.B[idx]

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from ..core.errors import ConfigError
+from .gemm_conv import Conv2d, ConvTranspose2d
 
 Norm = Literal["batch", "instance", "none"]
 
@@ -109,15 +110,15 @@ class UNetBlock(nn.Module):
         self.outermost = outermost
         bias = _conv_bias(norm)
         cin = outer if in_channels is None else in_channels
-        down = nn.Conv2d(cin, inner, 4, stride=2, padding=1, bias=bias)
+        down = Conv2d(cin, inner, 4, stride=2, padding=1, bias=bias)
         if outermost:
-            up = nn.ConvTranspose2d(inner * 2, out_channels or outer, 4, stride=2, padding=1)
+            up = ConvTranspose2d(inner * 2, out_channels or outer, 4, stride=2, padding=1)
             layers = [down, submodule, nn.ReLU(True), up, nn.Tanh()]
         elif innermost:
-            up = nn.ConvTranspose2d(inner, outer, 4, stride=2, padding=1, bias=bias)
+            up = ConvTranspose2d(inner, outer, 4, stride=2, padding=1, bias=bias)
             layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, norm_layer(norm, outer)]
         else:
-            up = nn.ConvTranspose2d(inner * 2, outer, 4, stride=2, padding=1, bias=bias)
+            up = ConvTranspose2d(inner * 2, outer, 4, stride=2, padding=1, bias=bias)
             layers = [nn.LeakyReLU(0.2, True), down, norm_layer(norm, inner), submodule,
                       nn.ReLU(True), up, norm_layer(norm, outer)]
             if dropout:
@@ -206,14 +207,14 @@ class PatchDiscriminator(nn.Module):
         if n_layers < 1:
             raise ConfigError(f"n_layers must be >= 1, got {n_layers}", field="n_layers")
         bias = _conv_bias(norm)
-        layers: list[nn.Module] = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
         mult = 1
         for n in range(1, n_layers + 1):
             prev, mult = mult, min(2 ** n, 8)
             stride = 2 if n < n_layers else 1
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=bias),
+            layers += [Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=bias),
                        norm_layer(norm, ndf * mult), nn.LeakyReLU(0.2, _inplace(norm))]
-        layers.append(nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
+        layers.append(Conv2d(ndf * mult, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

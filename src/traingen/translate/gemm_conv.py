@@ -23,9 +23,10 @@ from torch.nn import functional as F
 
 GEMM_MAX_POSITIONS = 32
 """At or below this many ``batch × positions`` a layer runs as one matrix product. From per-layer timings of
-forward + backward (4×4 kernels, stride 2, 64-1024 channels in, batch 1/4/8, one thread; bench/RESULTS.md, session
-15): at ≤ 32 positions oneDNN took 0.94-7.3× the matrix product's time (110 of 112 layers faster as a product);
-at 64 positions 0.68-2.6× (14 of 32 layers slower, those with under ~1 M weights)."""
+forward + backward (``bench/gemm_conv.py``: 4×4 kernels, stride 2, 64-1024 channels in, batch 1/4/8, one thread;
+bench/RESULTS.md, session 15): at ≤ 32 positions oneDNN took 0.82-7.3× the matrix product's time (109-110 of 112
+layers faster as a product, in two runs); at 64 positions 0.63-2.6× (12-14 of 32 layers slower, mostly those with
+under ~1 M weights)."""
 
 
 # _rows: the product is laid out as ``F.linear`` on (positions × features) rows, not ``weight @ columns``.

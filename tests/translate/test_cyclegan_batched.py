@@ -71,5 +71,5 @@ def test_out_of_place_activations_give_the_bytes_of_in_place_ones():
     logs = [[m.train_step(batch, step=i, seed=0) for i in range(3)] for m in (ours, inplace)]
     assert logs[0] == logs[1]
     for name in ours.nets:
-        for (k, v), w in zip(ours.nets[name].state_dict().items(), inplace.nets[name].state_dict().values()):
+        for (k, v), w in zip(ours.nets[name].state_dict().items(), inplace.nets[name].state_dict().values(), strict=True):
             assert torch.equal(v, w), (name, k)

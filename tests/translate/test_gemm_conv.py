@@ -27,7 +27,7 @@ def _check(ours, ref, x):
     ya.backward(g)
     yb.backward(g)
     torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-10, atol=1e-12)
-    for (name, pa), pb in zip(ours.named_parameters(), ref.parameters()):
+    for (name, pa), pb in zip(ours.named_parameters(), ref.parameters(), strict=True):
         torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-10, atol=1e-12, msg=name)
 
 

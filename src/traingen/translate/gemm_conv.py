@@ -43,8 +43,8 @@ def _plain(layer: nn.Module, x: torch.Tensor) -> bool:
 
 
 class Conv2d(nn.Conv2d):
-    """``nn.Conv2d`` that runs as ``unfold(x)ᵀ`` times the flattened weight when ``batch × output positions`` is small (module
-    docstring)."""
+    """``nn.Conv2d`` that runs as ``unfold(x)ᵀ`` times the flattened weight when ``batch × output positions``
+    is small (module docstring)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not _plain(self, x):
@@ -57,12 +57,13 @@ class Conv2d(nn.Conv2d):
         cols = F.unfold(x, (kh, kw), padding=(ph, pw), stride=(sh, sw))  # N × (C·kh·kw) × (ho·wo)
         rows = cols.transpose(1, 2).reshape(n * ho * wo, -1).contiguous()  # positions as rows (see _rows)
         y = F.linear(rows, self.weight.reshape(self.out_channels, -1), self.bias)
-        return y.reshape(n, ho * wo, self.out_channels).transpose(1, 2).reshape(n, self.out_channels, ho, wo).contiguous()
+        y = y.reshape(n, ho * wo, self.out_channels).transpose(1, 2)
+        return y.reshape(n, self.out_channels, ho, wo).contiguous()
 
 
 class ConvTranspose2d(nn.ConvTranspose2d):
-    """``nn.ConvTranspose2d`` that runs as ``fold`` of ``x``'s positions times the flattened weight when ``batch × input positions`` is small
-    (module docstring)."""
+    """``nn.ConvTranspose2d`` that runs as ``fold`` of ``x``'s positions times the flattened weight when
+    ``batch × input positions`` is small (module docstring)."""
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
         if output_size is not None or not _plain(self, x):

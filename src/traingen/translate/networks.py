@@ -47,8 +47,9 @@ class InstanceNorm(nn.InstanceNorm2d):
     GroupNorm with one group per channel: the same statistics (mean and biased variance of each sample's
     channel, ``eps`` inside the square root), so the same values to float rounding and no state-dict keys
     either way. PyTorch's CPU instance norm runs as a batch norm over an ``(1, N·C, H, W)`` view, whose
-    forward pass took 3-4× as long as ``group_norm``'s on the CycleGAN shapes here (backward passes alike);
-    a whole CycleGAN step 8-9 % less (bench/RESULTS.md). The float64 step-by-step check against the
+    forward pass took 3-4× as long as ``group_norm``'s on the CycleGAN shapes here (backward passes alike).
+    With the out-of-place activations (:func:`_inplace`) a CycleGAN step takes a few per cent less on one thread
+    and 4-14 % less on two (bench/RESULTS.md, session 15). The float64 step-by-step check against the
     reference (tests/translate/test_reference_steps.py) holds to 1e-6."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -79,7 +80,7 @@ def _inplace(kind: Norm) -> bool:
     ``F.instance_norm`` returns a view of a batch-norm output, and an in-place op on a view makes autograd
     rebuild the base in the backward pass (``CopySlices``: a zero fill and a copy per activation). Out of
     place the values and gradients are the same to the byte; a CycleGAN step at 64 px, batch 4 took 6-11 %
-    less time with ``F.instance_norm``. (:class:`InstanceNorm`'s ``group_norm`` returns no view, but the
+    less time with ``F.instance_norm`` (two threads). (:class:`InstanceNorm`'s ``group_norm`` returns no view, but the
     activation stays out of place for anyone swapping the module back.) Only where the activation's input
     is not used again: the reference's U-Net relies on its in-place LeakyReLU for its skip connections, so
     it keeps it."""

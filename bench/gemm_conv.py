@@ -20,18 +20,10 @@ from torch import nn
 
 from traingen.translate import gemm_conv
 from traingen.translate.gemm_conv import Conv2d, ConvTranspose2d
+from translate import _time  # bench/translate.py: ms per call after one warm-up call
 
 CHANNELS = [(64, 128), (128, 128), (128, 256), (256, 128), (256, 256), (512, 256), (512, 512), (1024, 512)]
 SHAPES = [(1, 1), (1, 2), (1, 4), (1, 8), (4, 1), (4, 2), (4, 4), (8, 1), (8, 2)]   # (batch, side of the small map)
-
-
-def _time(fn, reps: int) -> float:
-    for _ in range(3):
-        fn()
-    t = time.perf_counter()
-    for _ in range(reps):
-        fn()
-    return (time.perf_counter() - t) / reps * 1e6
 
 
 def _step(forward, layer, x, params, grad):
@@ -62,8 +54,8 @@ def main() -> None:
                     x = torch.randn(n, cin, side, side, requires_grad=True)
                 grad = torch.randn_like(layer(x))
                 params = (x, layer.weight, layer.bias)
-                t_ref = _time(functools.partial(_step, base, layer, x, params, grad), args.reps)
-                t_ours = _time(functools.partial(_step, type(layer).forward, layer, x, params, grad), args.reps)
+                t_ref = 1000 * _time(functools.partial(_step, base, layer, x, params, grad), args.reps)
+                t_ours = 1000 * _time(functools.partial(_step, type(layer).forward, layer, x, params, grad), args.reps)
                 print(f"| {kind} | {cin} | {cout} | {n} | {n * side * side} | {layer.weight.numel() / 1e6:.2f} | "
                       f"{t_ref:.0f} | {t_ours:.0f} | {t_ref / t_ours:.2f} |", flush=True)
 

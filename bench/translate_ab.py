@@ -21,40 +21,40 @@ import types
 import torch
 from torch import nn
 
-from traingen.core.seeding import torch_generator
+from translate import (  # bench/translate.py: our models as its bench builds them
+    _time,
+    ours_cyclegan,
+    ours_pix2pix,
+)
 
 CYCLEGAN = [(6, 16, 64, 1), (6, 16, 64, 4), (6, 16, 128, 4), (9, 32, 64, 4)]   # blocks, ngf, px, batch
-PIX2PIX = [(16, 64, 1), (16, 64, 8), (32, 64, 1), (64, 64, 1), (64, 64, 8), (16, 128, 4)]  # ngf, px, batch
+PIX2PIX = [(6, 16, 1), (6, 16, 8), (6, 32, 1), (6, 64, 1), (6, 64, 8), (7, 16, 4)]  # U-Net depth, ngf, batch
 
 
-def _cyclegan(before: bool, blocks: int, ngf: int, size: int):
-    from traingen.translate.cyclegan import CycleGAN, CycleGANConfig
+def _cyclegan_before(m):
+    """Session 14's layers: ``nn.InstanceNorm2d`` and in-place activations."""
     from traingen.translate.networks import InstanceNorm
 
-    m = CycleGAN(CycleGANConfig(image_size=size, ngf=ngf, ndf=ngf, n_blocks=blocks), generator=torch_generator(0, "b"))
-    if before:
-        for net in m.nets.values():
-            for mod in list(net.modules()):
-                for name, child in list(mod.named_children()):
-                    if isinstance(child, InstanceNorm):
-                        setattr(mod, name, nn.InstanceNorm2d(child.num_features))
-                    elif isinstance(child, (nn.ReLU, nn.LeakyReLU)):
-                        child.inplace = True
+    for net in m.nets.values():
+        for mod in list(net.modules()):
+            for name, child in list(mod.named_children()):
+                if isinstance(child, InstanceNorm):
+                    setattr(mod, name, nn.InstanceNorm2d(child.num_features))
+                elif isinstance(child, (nn.ReLU, nn.LeakyReLU)):
+                    child.inplace = True
     return m
 
 
-def _pix2pix(before: bool, ngf: int, size: int):
+def _pix2pix_before(m):
+    """PyTorch's own convolution forward passes instead of the matrix-product path."""
     from traingen.translate.gemm_conv import Conv2d, ConvTranspose2d
-    from traingen.translate.pix2pix import Pix2Pix, Pix2PixConfig
 
-    m = Pix2Pix(Pix2PixConfig(image_size=size, ngf=ngf, ndf=ngf), generator=torch_generator(0, "b"))
-    if before:
-        for net in m.nets.values():
-            for mod in net.modules():
-                if isinstance(mod, ConvTranspose2d):
-                    mod.forward = types.MethodType(nn.ConvTranspose2d.forward, mod)
-                elif isinstance(mod, Conv2d):
-                    mod.forward = types.MethodType(nn.Conv2d.forward, mod)
+    for net in m.nets.values():
+        for mod in net.modules():
+            if isinstance(mod, ConvTranspose2d):
+                mod.forward = types.MethodType(nn.ConvTranspose2d.forward, mod)
+            elif isinstance(mod, Conv2d):
+                mod.forward = types.MethodType(nn.Conv2d.forward, mod)
     return m
 
 
@@ -70,24 +70,20 @@ def main() -> None:
         if args.model == "cyclegan":
             blocks, ngf, size, batch = conf
             label = f"CycleGAN {blocks} blocks, ngf {ngf}, {size} px, batch {batch}"
-            models = {k: _cyclegan(k == "before", blocks, ngf, size) for k in ("before", "after")}
+            models = {"before": _cyclegan_before(ours_cyclegan(blocks, ngf, size)),
+                      "after": ours_cyclegan(blocks, ngf, size)}
         else:
-            ngf, size, batch = conf
+            depth, ngf, batch = conf
+            size = 2 ** depth
             label = f"pix2pix U-Net {size} px, ngf {ngf}, batch {batch}"
-            models = {k: _pix2pix(k == "before", ngf, size) for k in ("before", "after")}
+            models = {"before": _pix2pix_before(ours_pix2pix(depth, ngf)), "after": ours_pix2pix(depth, ngf)}
         g = torch.Generator().manual_seed(0)
         batch_ = {"A": torch.rand(batch, 3, size, size, generator=g) * 2 - 1,
                   "B": torch.rand(batch, 3, size, size, generator=g) * 2 - 1}
-        for m in models.values():
-            for i in range(2):
-                m.train_step(batch_, step=i, seed=0)
         times: dict[str, list[float]] = {k: [] for k in models}
         for r in range(args.rounds):
             for k in (("before", "after") if r % 2 == 0 else ("after", "before")):
-                t = time.perf_counter()
-                for i in range(args.steps):
-                    models[k].train_step(batch_, step=i, seed=0)
-                times[k].append((time.perf_counter() - t) / args.steps * 1000)
+                times[k].append(_time(lambda m=models[k], b=batch_: m.train_step(b, step=0, seed=0), args.steps))
         med = {k: statistics.median(v) for k, v in times.items()}
         print(f"| {label} | {med['before']:.1f} | {med['after']:.1f} | {med['before'] / med['after']:.2f} | "
               f"{os.getloadavg()[0]:.1f} |", flush=True)

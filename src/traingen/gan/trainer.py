@@ -41,7 +41,6 @@ import inspect
 import json
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,7 +50,8 @@ from typing import Any
 import torch
 
 from ..core.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from ..core.errors import ConfigError, DataError, OutputError, TraingenError
+from ..core.errors import ConfigError, DataError, TraingenError
+from ..core.run_dir import check_new_run_dir, clear_run, truncate_metrics, write_text_atomic
 from ..core.seeding import derive_seed, numpy_rng, torch_generator
 from .ema import EMA
 from .lr_schedule import linear_decay_factor, set_learning_rate
@@ -331,42 +331,11 @@ def prepare_run_dir(cfg: TrainConfig, run_dir: Path, *, resume: bool, overwrite:
                               "(only steps, intervals, tensorboard and device may change)",
                               where=str(run_dir / "config.yaml"), field=diff[0])
         return
-    if run_dir.exists() and not run_dir.is_dir():
-        raise OutputError("exists and is not a folder", where=str(run_dir))
-    if run_dir.is_dir() and any(run_dir.iterdir()):
-        ours = (run_dir / "config.yaml").is_file()
-        if not ours:
-            raise OutputError("folder is not empty and holds no GAN run; choose a new folder", where=str(run_dir))
-        if not overwrite:
-            raise OutputError("holds a GAN run already: pass --resume to continue it or --overwrite to start "
-                              "over", where=str(run_dir))
-
-
-def _clear_run(run_dir: Path) -> None:
-    for name in _RUN_FILES:
-        p = run_dir / name
-        if p.is_dir():
-            shutil.rmtree(p)
-        elif p.exists():
-            p.unlink()
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    check_new_run_dir(run_dir, overwrite=overwrite, kind="GAN run")
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in row.items()}
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop rows written after ``step`` (a resumed run writes them again)."""
-    if not path.is_file():
-        return
-    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
-    _write_text_atomic(path, "".join(line + "\n" for line in keep))
 
 
 class _Logger:
@@ -509,11 +478,11 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: _Dist, *, resume: bool, overwr
     if rank0:
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume and overwrite:
-            _clear_run(run_dir)
-        _write_text_atomic(run_dir / "config.yaml", config_yaml(cfg))
+            clear_run(run_dir, _RUN_FILES)
+        write_text_atomic(run_dir / "config.yaml", config_yaml(cfg))
         (run_dir / CKPT_DIR).mkdir(exist_ok=True)
         if resume:
-            _truncate_metrics(run_dir / "metrics.jsonl", start)
+            truncate_metrics(run_dir / "metrics.jsonl", start)
     if dist.world > 1:
         model.G, model.D = _wrap_ddp(model.G, dist.device), _wrap_ddp(model.D, dist.device)
     log = _Logger(run_dir, active=rank0, tensorboard=cfg.tensorboard, notices=notices)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ import torch
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import to_dict
 from ..core.errors import ConfigError, OutputError, TraingenError
+from ..core.run_dir import check_new_run_dir, clear_run, truncate_metrics, write_text_atomic
 from ..core.seeding import derive_seed, torch_generator
 from .config import (
     JITTER_RESIZES,
@@ -116,32 +116,8 @@ def _prepare(cfg: TranslateTrainConfig, run_dir: Path, *, resume: bool, overwrit
             raise ConfigError(f"--resume with a config that differs from the run's in: {', '.join(diff)}",
                               where=str(run_dir / "config.yaml"), field=diff[0])
         return
-    if run_dir.exists() and not run_dir.is_dir():
-        raise OutputError("exists and is not a folder", where=str(run_dir))
-    if run_dir.is_dir() and any(run_dir.iterdir()):
-        if not (run_dir / "config.yaml").is_file():
-            raise OutputError("folder is not empty and holds no run; choose a new folder", where=str(run_dir))
-        if not overwrite:
-            raise OutputError("holds a run already: pass --resume to continue it or --overwrite to start over",
-                              where=str(run_dir))
-        for name in _RUN_FILES:
-            p = run_dir / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    if path.is_file():
-        keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
-        _write_atomic(path, "".join(ln + "\n" for ln in keep))
+    check_new_run_dir(run_dir, overwrite=overwrite)
+    clear_run(run_dir, _RUN_FILES)
 
 
 def scheduler_epoch(cfg: TranslateTrainConfig, n_a: int) -> int:
@@ -299,9 +275,9 @@ def train_translation(cfg: TranslateTrainConfig, run_dir: str | os.PathLike, *, 
             opt.load_state_dict(tree["opts"][name])
         model.load_extra_state(tree["extra"], device=device)
         start = int(state["step"])
-    _write_atomic(run_dir / "config.yaml", config_yaml(cfg))
+    write_text_atomic(run_dir / "config.yaml", config_yaml(cfg))
     metrics = run_dir / "metrics.jsonl"
-    _truncate_metrics(metrics, start)
+    truncate_metrics(metrics, start)
     tb = None
     if cfg.tensorboard:
         try:

@@ -1,0 +1,54 @@
+"""The run folder every trainer writes (GANs, translation): checks before a new run, clearing on
+``--overwrite``, atomic text files and the metrics log's truncation on ``--resume``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import OutputError
+
+
+def check_new_run_dir(run_dir: Path, *, overwrite: bool, kind: str = "run") -> None:
+    """Raise unless ``run_dir`` is absent, empty, or (with ``overwrite``) holds a run of ours (its
+    ``config.yaml``). A folder of something else is never taken over."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise OutputError("exists and is not a folder", where=str(run_dir))
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not (run_dir / "config.yaml").is_file():
+            raise OutputError(f"folder is not empty and holds no {kind}; choose a new folder", where=str(run_dir))
+        if not overwrite:
+            raise OutputError(f"holds a {kind} already: pass --resume to continue it or --overwrite to start over",
+                              where=str(run_dir))
+
+
+def clear_run(run_dir: Path, names: Iterable[str]) -> None:
+    """Remove the run's own files and folders ``names`` from ``run_dir`` (nothing else in it)."""
+    for name in names:
+        p = run_dir / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop the rows of a ``metrics.jsonl`` written after ``step`` (a resumed run writes them again)."""
+    if not path.is_file():
+        return
+    keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
+    write_text_atomic(path, "".join(line + "\n" for line in keep))

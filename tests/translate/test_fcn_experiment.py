@@ -156,6 +156,17 @@ def test_arm_configs():
         arm_config("cyclegan", 7)
 
 
+def test_arm_config_batch_and_rate_overrides():
+    """`train --batch-size 1 --lr 2e-4` (the paper's batch 1): both arms change, the rest is the recipe's."""
+    base = arm_config("p2p", 7)
+    p2p, l1 = (arm_config(arm, 7, batch_size=1, lr=2e-4) for arm in ("p2p", "l1"))
+    assert base.batch_size == 4 and base.model_config["lr"] == 8e-4   # the recipe's
+    assert p2p.batch_size == l1.batch_size == 1 and p2p.model_config["lr"] == l1.model_config["lr"] == 2e-4
+    assert {k: v for k, v in p2p.model_config.items() if k != "lr"} == \
+        {k: v for k, v in base.model_config.items() if k != "lr"}
+    assert l1.model_config["use_gan"] is False and p2p.jitter == base.jitter
+
+
 def test_arm_images_of_a_tiny_pix2pix_run(tmp_path):
     from traingen.translate import load_translate_config, train_translation
     from traingen.translate.data import TranslationData

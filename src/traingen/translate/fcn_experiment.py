@@ -269,10 +269,12 @@ def load_segmenter(path: Path) -> tuple[SegUNet, dict[str, Any]]:
 
 # -- generators at equal CPU time ---------------------------------------------------------------------
 
-def arm_config(arm: str, steps: int, *, seed: int = 0, variant: str = "default", jitter_resize: str = "pil"):
+def arm_config(arm: str, steps: int, *, seed: int = 0, variant: str = "default", jitter_resize: str = "pil",
+               batch_size: int | None = None, lr: float | None = None):
     """The recipe of ``arm`` (``p2p``, ``l1`` = the same with ``use_gan: false``, ``sims``) on one thread,
     trained on ``variant``'s pairs (:data:`VARIANT_DATA`; SIMS takes its segment bank from them too).
-    ``jitter_resize``: ``torch`` reproduces the runs before session 14 (``TranslateTrainConfig.jitter_resize``)."""
+    ``jitter_resize``: ``torch`` reproduces the runs before session 14 (``TranslateTrainConfig.jitter_resize``).
+    ``batch_size`` / ``lr``: instead of the recipe's (e.g. the paper's batch 1 at 2e-4; None keeps the recipe's)."""
     from .config import load_translate_config
 
     if arm not in RECIPES:
@@ -288,16 +290,21 @@ def arm_config(arm: str, steps: int, *, seed: int = 0, variant: str = "default",
         cfg = replace(cfg, model_config={**cfg.model_config, "bank": VARIANT_DATA[variant]})
     if arm == "l1":
         cfg = replace(cfg, model_config={**cfg.model_config, "use_gan": False})
+    if batch_size is not None:
+        cfg = replace(cfg, batch_size=batch_size)
+    if lr is not None:
+        cfg = replace(cfg, model_config={**cfg.model_config, "lr": lr})
     return cfg
 
 
 def steps_for_budget(arm: str, budget: float, *, probe: int = 12, warmup: int = 2, work: Path,
-                     variant: str = "default") -> tuple[int, float]:
+                     variant: str = "default", batch_size: int | None = None,
+                     lr: float | None = None) -> tuple[int, float]:
     """``(steps, CPU s per step)``: the steps ``arm`` runs in ``budget`` CPU seconds, from a short probe."""
     from .data import load_translation_data
     from .trainer import train_translation
 
-    cfg = arm_config(arm, probe, variant=variant)
+    cfg = arm_config(arm, probe, variant=variant, batch_size=batch_size, lr=lr)
     data = load_translation_data(cfg)
     marks: dict[int, float] = {}
     train_translation(cfg, work / f".probe-{arm}", overwrite=True, data=data,
@@ -307,14 +314,15 @@ def steps_for_budget(arm: str, budget: float, *, probe: int = 12, warmup: int = 
 
 
 def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
-              variant: str = "default", seed: int = 0, jitter_resize: str = "pil") -> dict[str, Any]:
+              variant: str = "default", seed: int = 0, jitter_resize: str = "pil",
+              batch_size: int | None = None, lr: float | None = None) -> dict[str, Any]:
     """Train ``arm`` for ``budget`` CPU seconds (one thread) into ``work/arm``; its record is returned.
 
     ``steps`` skips the probe (which overestimates CPU per step on a loaded machine: its first steps are
     the slowest) -- to match the CPU seconds another arm really used. ``variant``: the render variant's
     pairs; it must be the variant of ``work``'s segmenter when there is one. ``seed``: the training run's
     seed (initial weights, batches, jitter, flips, dropout), to measure how much the scores move between seeds.
-    ``jitter_resize``: see :func:`arm_config`.
+    ``jitter_resize``, ``batch_size``, ``lr``: see :func:`arm_config`.
     """
     from .data import load_translation_data
     from .trainer import train_translation
@@ -327,14 +335,15 @@ def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
     torch.set_num_threads(1)
     per_step = None
     if steps is None:
-        steps, per_step = steps_for_budget(arm, budget, work=work, variant=variant)
-    cfg = arm_config(arm, steps, variant=variant, seed=seed, jitter_resize=jitter_resize)
+        steps, per_step = steps_for_budget(arm, budget, work=work, variant=variant, batch_size=batch_size, lr=lr)
+    cfg = arm_config(arm, steps, variant=variant, seed=seed, jitter_resize=jitter_resize, batch_size=batch_size, lr=lr)
     load0, t0 = os.getloadavg()[0], time.perf_counter()
     c0 = cpu_seconds()
     data = load_translation_data(cfg)
     res = train_translation(cfg, work / arm, overwrite=True, data=data)
     rec = {"arm": arm, "name": ARM_NAMES[arm], "variant": variant, "seed": seed,
-           "jitter_resize": jitter_resize, "budget_cpu_s": budget, "steps": steps,
+           "jitter_resize": jitter_resize, "batch_size": cfg.batch_size, "lr": cfg.model_config.get("lr"),
+           "budget_cpu_s": budget, "steps": steps,
            "probe_cpu_s_per_step": None if per_step is None else round(per_step, 4), "cpu_s": round(cpu_seconds() - c0, 1),
            "wall_s": round(time.perf_counter() - t0, 1), "loadavg_start_end": [round(load0, 2),
                                                                                round(os.getloadavg()[0], 2)],
@@ -512,6 +521,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0, help="train: the run's seed")
     ap.add_argument("--jitter-resize", choices=("pil", "torch"), default="pil",
                     help="train: the jitter's resize (torch: as the runs before session 14)")
+    ap.add_argument("--batch-size", type=int, default=None, help="train: instead of the recipe's batch size")
+    ap.add_argument("--lr", type=float, default=None, help="train: instead of the recipe's learning rate")
     ap.add_argument("--seg-steps", type=int, default=SegConfig.steps, help="segmenter Adam steps")
     ap.add_argument("--seg-width", type=int, default=SegConfig.width, help="segmenter base width")
     ap.add_argument("--seg-blur", type=float, default=SegConfig.blur,
@@ -535,7 +546,7 @@ def main(argv: list[str] | None = None) -> None:
         res = run_segmenter(args.work, seg, args.variant)
     elif args.command == "train":
         res = train_arm(args.arm, args.work, args.budget, steps=args.steps, variant=args.variant, seed=args.seed,
-                        jitter_resize=args.jitter_resize)
+                        jitter_resize=args.jitter_resize, batch_size=args.batch_size, lr=args.lr)
     elif args.command == "score":
         res = run_score(args.work, figure=args.figure, eval_mode=args.eval_mode or None, sims_clip=clip)
     elif args.command == "curve":

@@ -1,14 +1,15 @@
 """The run folder every trainer writes (GANs, translation): checks before a new run, clearing on
-``--overwrite``, atomic text files and the metrics log's truncation on ``--resume``."""
+``--overwrite`` and the metrics log's truncation on ``--resume`` (files are written with
+:func:`traingen.data.cache.atomic_write_bytes`, as every file traingen writes)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..data.cache import atomic_write_bytes
 from .errors import OutputError
 
 
@@ -35,20 +36,9 @@ def clear_run(run_dir: Path, names: Iterable[str]) -> None:
             p.unlink()
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def truncate_metrics(path: Path, step: int) -> None:
     """Drop the rows of a ``metrics.jsonl`` written after ``step`` (a resumed run writes them again)."""
     if not path.is_file():
         return
     keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
-    write_text_atomic(path, "".join(line + "\n" for line in keep))
+    atomic_write_bytes(path, "".join(line + "\n" for line in keep).encode())

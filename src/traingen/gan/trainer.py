@@ -51,8 +51,9 @@ import torch
 
 from ..core.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ..core.errors import ConfigError, DataError, TraingenError
-from ..core.run_dir import check_new_run_dir, clear_run, truncate_metrics, write_text_atomic
+from ..core.run_dir import check_new_run_dir, clear_run, truncate_metrics
 from ..core.seeding import derive_seed, numpy_rng, torch_generator
+from ..data.cache import atomic_write_bytes
 from .ema import EMA
 from .lr_schedule import linear_decay_factor, set_learning_rate
 from .train_config import TrainConfig, build_model, config_yaml, differing_fields, read_run_config, resolved
@@ -479,7 +480,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: _Dist, *, resume: bool, overwr
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume and overwrite:
             clear_run(run_dir, _RUN_FILES)
-        write_text_atomic(run_dir / "config.yaml", config_yaml(cfg))
+        atomic_write_bytes(run_dir / "config.yaml", config_yaml(cfg).encode())
         (run_dir / CKPT_DIR).mkdir(exist_ok=True)
         if resume:
             truncate_metrics(run_dir / "metrics.jsonl", start)

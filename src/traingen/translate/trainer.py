@@ -40,8 +40,9 @@ import torch
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import to_dict
 from ..core.errors import ConfigError, OutputError, TraingenError
-from ..core.run_dir import check_new_run_dir, clear_run, truncate_metrics, write_text_atomic
+from ..core.run_dir import check_new_run_dir, clear_run, truncate_metrics
 from ..core.seeding import derive_seed, torch_generator
+from ..data.cache import atomic_write_bytes
 from .config import (
     JITTER_RESIZES,
     TranslateTrainConfig,
@@ -275,7 +276,7 @@ def train_translation(cfg: TranslateTrainConfig, run_dir: str | os.PathLike, *, 
             opt.load_state_dict(tree["opts"][name])
         model.load_extra_state(tree["extra"], device=device)
         start = int(state["step"])
-    write_text_atomic(run_dir / "config.yaml", config_yaml(cfg))
+    atomic_write_bytes(run_dir / "config.yaml", config_yaml(cfg).encode())
     metrics = run_dir / "metrics.jsonl"
     truncate_metrics(metrics, start)
     tb = None

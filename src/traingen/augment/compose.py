@@ -14,13 +14,13 @@ References:
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..core.atomic import atomic_write_text
 from ..core.config import check_version, dump_yaml, load_yaml
 from ..core.config import from_dict as config_from_dict
 from ..core.errors import ConfigError, OutputError, RegistryError, TargetError
@@ -326,15 +326,7 @@ class Compose:
         """Write the YAML atomically (a temporary file renamed over ``path``)."""
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(self.to_yaml())
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            atomic_write_text(path, self.to_yaml())
         except OSError as e:
             raise OutputError(f"cannot write the pipeline: {e.strerror or e}", where=str(path)) from e
         return path

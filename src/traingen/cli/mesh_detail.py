@@ -22,8 +22,9 @@ def save_outputs(res, out: Path) -> dict:
     displacement PNG's ``offset``/``scale``."""
     import numpy as np
 
+    from ..core.atomic import atomic_write_bytes
     from ..data.imageio import encode_png
-    from ..mesh.io import _atomic_write, save_mesh
+    from ..mesh.io import save_mesh
 
     out.mkdir(parents=True, exist_ok=True)
     d = res.displacement
@@ -31,11 +32,11 @@ def save_outputs(res, out: Path) -> dict:
     scale = hi - lo if hi > lo else 1.0
     img16 = np.round((d - lo) / scale * 65535).astype(np.uint16)
     png = encode_png(img16, where=str(out / "displacement.png"))
-    _atomic_write(out / "displacement.png", lambda t: Path(t).write_bytes(png))
+    atomic_write_bytes(out / "displacement.png", png)
     nrm = np.round((res.normal_map + 1) / 2 * 255).astype(np.uint8)
     nrm[~res.mask] = 0
     npng = encode_png(nrm, where=str(out / "normal.png"))
-    _atomic_write(out / "normal.png", lambda t: Path(t).write_bytes(npng))
+    atomic_write_bytes(out / "normal.png", npng)
     obj = save_mesh(res.mesh, out / "detailed.obj")
     return {"displacement_png": str(out / "displacement.png"), "normal_png": str(out / "normal.png"),
             "mesh": str(obj), "displacement_offset": lo, "displacement_scale": scale}

@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write_bytes
 from .errors import CheckpointError
 
 FORMAT = "traingen-checkpoint"
@@ -99,18 +99,6 @@ def _paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_checkpoint(path: str | os.PathLike, tree: Any, state: dict[str, Any] | None = None) -> Path:
     """Write ``tree`` (nested dicts/lists of tensors and plain values) and ``state`` (JSON-able).
 
@@ -130,7 +118,7 @@ def save_checkpoint(path: str | os.PathLike, tree: Any, state: dict[str, Any] | 
     tensors, skeleton = flatten(tree)
     # safetensors refuses tensors that share memory; checkpoints never rely on sharing.
     data = save({k: v.clone() if v.numel() else v for k, v in tensors.items()})
-    _atomic_write(st_path, data)
+    atomic_write_bytes(st_path, data)
     doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -143,7 +131,7 @@ def save_checkpoint(path: str | os.PathLike, tree: Any, state: dict[str, Any] | 
         text = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False)
     except ValueError as e:
         raise CheckpointError(f"state is not JSON-serializable: {e}", where=str(js_path), field="state") from e
-    _atomic_write(js_path, text.encode())
+    atomic_write_bytes(js_path, text.encode())
     return js_path
 
 

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..data.cache import atomic_write_bytes
+from .atomic import atomic_write_bytes
 from .errors import OutputError
 
 

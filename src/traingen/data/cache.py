@@ -1,63 +1,29 @@
 """The user cache directory and atomic file writes.
 
 Embedded datasets are converted to uint8 once and kept as ``.npz`` in ``$TRAINGEN_CACHE`` (or
-``~/.cache/traingen``). Every file traingen writes goes through :func:`atomic_write_bytes` or
-:func:`atomic_path`: the content lands under a temporary name in the same folder and is renamed into
-place with ``os.replace``, so parallel processes (test workers, shard workers) never see half a file.
+``~/.cache/traingen``). The atomic writers live in
+:mod:`traingen.core.atomic` and are re-exported here, where most of the project imports them from.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..core.errors import OutputError
+from ..core.atomic import TMP_SUFFIX, atomic_path, atomic_write_bytes, tmp_name
 
-#: Suffix of every temporary name; folders are cleaned of these at the next run.
-TMP_SUFFIX = ".tmp"
+__all__ = ["TMP_SUFFIX", "atomic_path", "atomic_write_bytes", "atomic_write_json", "cache_dir", "canonical_json",
+           "jsonable", "load_npz", "save_npz_atomic", "tmp_name"]
 
 
 def cache_dir() -> Path:
     """``$TRAINGEN_CACHE`` if set, else ``~/.cache/traingen`` (created on demand by writers)."""
     env = os.environ.get("TRAINGEN_CACHE")
     return Path(env).expanduser() if env else Path.home() / ".cache" / "traingen"
-
-
-def tmp_name(path: Path) -> Path:
-    """A temporary sibling of ``path`` unique to this process (``.<name>.<pid>.<rand>.tmp``)."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TMP_SUFFIX, dir=path.parent)
-    os.close(fd)
-    return Path(name)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces ``path``, on error it is removed."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_name(path)
-    except OSError as e:
-        raise OutputError(f"cannot write: {e.strerror or e}", where=str(path)) from e
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def canonical_json(obj: Any, *, indent: int | None = 2) -> str:

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..core.atomic import atomic_write_bytes, atomic_write_text
 from ..core.errors import DataError, OutputError
 from .mesh import Mesh, check_mesh
 
@@ -93,19 +93,6 @@ def read_mesh(path: str | os.PathLike, *, require_manifold: bool = False) -> Mes
     return check_mesh(mesh, require_manifold=require_manifold, where=str(p))
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _obj_text(mesh: Mesh, mtl_name: str | None) -> str:
     lines = [f"# traingen mesh {mesh.name}: {mesh.n_vertices} vertices, {mesh.n_faces} faces"]
     if mtl_name:
@@ -143,9 +130,9 @@ def save_mesh(mesh: Mesh, path: str | os.PathLike) -> Path:
             save_png(png, (texture_float(mesh) * 255 + 0.5).astype(np.uint8))  # atomic itself
             mtl_name = p.with_suffix(".mtl").name
             mtl = f"newmtl material0\nKa 1 1 1\nKd 1 1 1\nKs 0 0 0\nmap_Kd {png.name}\n"
-            _atomic_write(p.with_suffix(".mtl"), lambda t: Path(t).write_text(mtl))
+            atomic_write_text(p.with_suffix(".mtl"), mtl)
         text = _obj_text(mesh, mtl_name)
-        _atomic_write(p, lambda t: Path(t).write_text(text))
+        atomic_write_text(p, text)
         return p
     import trimesh
 
@@ -161,5 +148,5 @@ def save_mesh(mesh: Mesh, path: str | os.PathLike) -> Path:
         visual = trimesh.visual.ColorVisuals(vertex_colors=(np.clip(mesh.vertex_colors, 0, 1) * 255).astype(np.uint8))
     tm = trimesh.Trimesh(mesh.vertices, mesh.faces, visual=visual, process=False)
     data = tm.export(file_type=suffix[1:])
-    _atomic_write(p, lambda t: Path(t).write_bytes(data if isinstance(data, bytes) else data.encode()))
+    atomic_write_bytes(p, data if isinstance(data, bytes) else data.encode())
     return p

@@ -76,16 +76,13 @@ def comparison_grid(originals: Sequence[np.ndarray], augmented: Sequence[Sequenc
 
 def save_png(path: str | Path, image: np.ndarray) -> Path:
     """Write an RGB uint8 image as PNG atomically (temp name, then rename)."""
-    import os
-
     import cv2
 
+    from ..core.atomic import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     ok, buf = cv2.imencode(".png", cv2.cvtColor(_to_rgb_uint8(image), cv2.COLOR_RGB2BGR))
     if not ok:
         raise DataError("PNG encoding failed", where=str(path))
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.tobytes())
     return path

@@ -11,12 +11,12 @@ import torch
 
 from traingen.core.checkpoint import load_checkpoint
 from traingen.core.errors import ConfigError, DataError, OutputError
+from traingen.core.run_dir import checkpoint_paths
 from traingen.gan.ema import EMA, ema_update_
 from traingen.gan.train_config import TrainConfig, load_train_config, read_run_config
 from traingen.gan.trainer import (
     DivergenceError,
     batch_indices,
-    checkpoint_paths,
     load_real_data,
     split_labelled,
     train,

@@ -1,16 +1,22 @@
 """The run folder every trainer writes (GANs, translation): checks before a new run, clearing on
-``--overwrite`` and the metrics log's truncation on ``--resume`` (files are written with
-:func:`traingen.data.cache.atomic_write_bytes`, as every file traingen writes)."""
+``--overwrite``, the metrics log's truncation on ``--resume``, and the checkpoints under ``checkpoints/``
+(``step-XXXXXXXX.safetensors`` + ``.json``; files are written with :func:`traingen.core.atomic.atomic_write_bytes`,
+as every file traingen writes)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from .atomic import atomic_write_bytes
 from .errors import OutputError
+
+#: The run folder's checkpoint folder.
+CKPT_DIR = "checkpoints"
 
 
 def check_new_run_dir(run_dir: Path, *, overwrite: bool, kind: str = "run") -> None:
@@ -42,3 +48,30 @@ def truncate_metrics(path: Path, step: int) -> None:
         return
     keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
     atomic_write_bytes(path, "".join(line + "\n" for line in keep).encode())
+
+
+def checkpoint_paths(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """``(step, path without suffix)`` of every complete checkpoint of a run (its JSON exists), by step."""
+    found = []
+    for js in (Path(run_dir) / CKPT_DIR).glob("step-*.json"):
+        digits = js.stem[len("step-"):]
+        if digits.isdigit():
+            found.append((int(digits), js.with_suffix("")))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
+    """The checkpoint with the highest step, or None."""
+    paths = checkpoint_paths(run_dir)
+    return paths[-1][1] if paths else None
+
+
+def prune_checkpoints(run_dir: str | os.PathLike, keep: int) -> None:
+    """Delete all but the ``keep`` newest checkpoints (``keep`` <= 0: keep all)."""
+    if keep <= 0:
+        return
+    for _, path in checkpoint_paths(run_dir)[:-keep]:
+        # JSON first: a half-deleted checkpoint never looks complete.
+        for suffix in (".json", ".safetensors"):
+            with contextlib.suppress(FileNotFoundError):
+                path.with_name(path.name + suffix).unlink()

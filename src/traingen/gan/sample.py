@@ -44,10 +44,11 @@ import torch
 
 from ..core.checkpoint import load_checkpoint
 from ..core.errors import CheckpointError, ConfigError, DataError
+from ..core.run_dir import checkpoint_paths, latest_checkpoint
 from ..core.sample import Sample
 from ..core.seeding import derive_seed, torch_generator
 from .train_config import build_model, read_run_config
-from .trainer import checkpoint_paths, latest_checkpoint, sample_grid, to_uint8
+from .trainer import sample_grid, to_uint8
 
 Classifier = Callable[[torch.Tensor], Any]
 

@@ -51,14 +51,20 @@ import torch
 
 from ..core.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ..core.errors import ConfigError, DataError, TraingenError
-from ..core.run_dir import check_new_run_dir, clear_run, truncate_metrics
+from ..core.run_dir import (
+    CKPT_DIR,
+    check_new_run_dir,
+    clear_run,
+    latest_checkpoint,
+    prune_checkpoints,
+    truncate_metrics,
+)
 from ..core.seeding import derive_seed, numpy_rng, torch_generator
 from ..data.cache import atomic_write_bytes
 from .ema import EMA
 from .lr_schedule import linear_decay_factor, set_learning_rate
 from .train_config import TrainConfig, build_model, config_yaml, differing_fields, read_run_config, resolved
 
-CKPT_DIR = "checkpoints"
 #: Fields that may change between a run and its resumption (they do not change the weights).
 RESUMABLE_CHANGES = ("steps", "checkpoint_every", "keep_checkpoints", "log_every", "image_every",
                      "tensorboard", "device")
@@ -217,33 +223,6 @@ def batch_indices(pool: torch.Tensor, batch: int, *, seed: int, draw: int, key: 
 
 
 # ---------------------------------------------------------------------------------------- checkpoints
-
-
-def checkpoint_paths(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
-    """``(step, path without suffix)`` of every complete checkpoint of a run (its JSON exists), by step."""
-    folder = Path(run_dir) / CKPT_DIR
-    found = []
-    for js in folder.glob("step-*.json"):
-        digits = js.stem[len("step-"):]
-        if digits.isdigit():
-            found.append((int(digits), js.with_suffix("")))
-    return sorted(found)
-
-
-def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
-    """The checkpoint with the highest step, or None."""
-    paths = checkpoint_paths(run_dir)
-    return paths[-1][1] if paths else None
-
-
-def _prune(run_dir: Path, keep: int) -> None:
-    if keep <= 0:
-        return
-    for _, path in checkpoint_paths(run_dir)[:-keep]:
-        # JSON first: a half-deleted checkpoint never looks complete.
-        for suffix in (".json", ".safetensors"):
-            with contextlib.suppress(FileNotFoundError):
-                path.with_name(path.name + suffix).unlink()
 
 
 # ---------------------------------------------------------------------------------------- distributed
@@ -564,7 +543,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: _Dist, *, resume: bool, overwr
                           sample_grid(ema.module if ema else model.G, model, seed=cfg.seed, device=dev), step)
             if rank0 and (step % cfg.checkpoint_every == 0 or step == total):
                 ckpt = _save(run_dir, step, model, opt_g, opt_d, ema, cfg, dist, logs, data.classes, ema_d)
-                _prune(run_dir, cfg.keep_checkpoints)
+                prune_checkpoints(run_dir, cfg.keep_checkpoints)
             if rank0 and on_step is not None:
                 on_step(step, total, logs)
         seconds = time.perf_counter() - t0

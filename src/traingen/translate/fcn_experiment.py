@@ -472,7 +472,7 @@ def run_score(work: Path, *, figure: str | None = None, n_fig: int = 8,
 def run_curve(work: Path, arm: str, *, eval_mode: bool | None = None) -> dict[str, Any]:
     """The FCN score of every checkpoint of ``work/arm`` (a quarter of the run apart): does the generator
     learn to draw objects, and is it still improving when the budget ends?"""
-    from .trainer import checkpoint_paths
+    from ..core.run_dir import checkpoint_paths
 
     net, state = load_segmenter(work / "segmenter-real")
     variant = state.get("variant", "default")

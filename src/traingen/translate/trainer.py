@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -40,7 +39,14 @@ import torch
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import to_dict
 from ..core.errors import ConfigError, OutputError, TraingenError
-from ..core.run_dir import check_new_run_dir, clear_run, truncate_metrics
+from ..core.run_dir import (
+    CKPT_DIR,
+    check_new_run_dir,
+    clear_run,
+    latest_checkpoint,
+    prune_checkpoints,
+    truncate_metrics,
+)
 from ..core.seeding import derive_seed, torch_generator
 from ..data.cache import atomic_write_bytes
 from .config import (
@@ -53,7 +59,6 @@ from .config import (
 )
 from .data import TranslationData, load_translation_data
 
-CKPT_DIR = "checkpoints"
 RESUMABLE_CHANGES = ("steps", "checkpoint_every", "keep_checkpoints", "log_every", "tensorboard", "device",
                      "threads")
 CLASSIFIER_FILE = "semantic-classifier.safetensors"
@@ -80,25 +85,10 @@ class TranslateResult:
     model: Any = None
 
 
-def checkpoint_paths(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
-    """``(step, path without suffix)`` of every complete checkpoint (its JSON exists), by step."""
-    found = []
-    for js in (Path(run_dir) / CKPT_DIR).glob("step-*.json"):
-        digits = js.stem[len("step-"):]
-        if digits.isdigit():
-            found.append((int(digits), js.with_suffix("")))
-    return sorted(found)
-
-
-def latest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
-    paths = checkpoint_paths(run_dir)
-    return paths[-1][1] if paths else None
-
-
 def load_run(run_dir: str | os.PathLike, *, device: str = "cpu",
              checkpoint: Path | None = None) -> tuple[TranslateTrainConfig, Any, Path]:
     """The config, the model at its latest checkpoint (or at ``checkpoint``, a path from
-    :func:`checkpoint_paths`), and that checkpoint's path (for exports)."""
+    :func:`traingen.core.run_dir.checkpoint_paths`), and that checkpoint's path (for exports)."""
     cfg = read_run_config(run_dir)
     ckpt = latest_checkpoint(run_dir) if checkpoint is None else checkpoint
     if ckpt is None:
@@ -347,9 +337,5 @@ def _save(run_dir: Path, step: int, model: Any, cfg: TranslateTrainConfig) -> Pa
             "extra": model.extra_state()}
     path = run_dir / CKPT_DIR / f"step-{step:08d}"
     save_checkpoint(path, tree, {"step": step, "config": to_dict(cfg)})
-    if cfg.keep_checkpoints > 0:
-        for _, old in checkpoint_paths(run_dir)[:-cfg.keep_checkpoints]:
-            for suffix in (".json", ".safetensors"):  # JSON first: a half-deleted one never looks complete
-                with contextlib.suppress(FileNotFoundError):
-                    old.with_name(old.name + suffix).unlink()
+    prune_checkpoints(run_dir, cfg.keep_checkpoints)
     return path

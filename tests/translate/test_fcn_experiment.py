@@ -248,7 +248,9 @@ def test_score_and_augment_commands_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(fx, "HELD_OUT", (100, 8))
     monkeypatch.setattr(fx, "NEW_LAYOUTS", (200, 12))
     seg = SegConfig(width=4, levels=1, steps=3, batch=4)
-    rec = fx.run_segmenter(tmp_path, seg)
+    ticks = []
+    rec = fx.run_segmenter(tmp_path, seg, on_step=ticks.append)
+    assert ticks == [1, 1, 1]                            # a progress bar's advance, once per step
     assert rec["all_background"]["class_acc"] == 0.25 and 0 <= rec["held_out_real"]["miou"] <= 1
     lab, a, img = toy_range(0, 12)
     data = TranslationData(fx.to_input(a), fx.to_input(img), True)
@@ -270,7 +272,9 @@ def test_score_and_augment_commands_end_to_end(tmp_path, monkeypatch):
     assert eval_mode.shape == train_mode.shape and not np.array_equal(eval_mode, train_mode)
     assert np.array_equal(eval_mode, fx.arm_images(tmp_path / "p2p", held_a, held_lab, eval_mode=True, seed=5))
     assert fx.run_score(tmp_path, eval_mode=True)["eval_mode"] is True
-    aug = fx.run_augment(tmp_path, seg, gen_only=True)
+    ticks.clear()
+    aug = fx.run_augment(tmp_path, seg, gen_only=True, on_step=ticks.append)
+    assert len(ticks) == 2 * seg.steps                   # the real + generated and the generated-only segmenters
     assert len([k for k in aug if k not in ("train_cpu_s", "variant", "sims_clip")]) == 3
     assert aug["variant"] == "default" and aug["sims_clip"] is None
     assert aug["real only (1,000)"] == rec["held_out_real"]

@@ -53,6 +53,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..core.atomic import atomic_write_text
 from ..core.config import from_dict, load_yaml, to_dict
 from ..core.errors import ConfigError
 from ..core.seeding import derive_seed, torch_generator
@@ -280,8 +281,8 @@ def run_semi_supervised(config: str | os.PathLike | dict[str, Any], out: str | o
         d_updates=base.steps * base.d_steps, sec_per_step=statistics.fmean(spp) if spp else None,
         test_data=exp.test_data, config=to_dict(dataclasses.replace(base, seed=seed_list[0])))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
-    (out / "results.md").write_text(markdown_table(result))
+    atomic_write_text(out / "results.json", json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
+    atomic_write_text(out / "results.md", markdown_table(result))
     return result
 
 

@@ -48,6 +48,7 @@ import json
 import os
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..core.atomic import atomic_write_text
 from ..core.errors import DataError
 from ..core.seeding import derive_seed, torch_generator
 from ..data.render_mask2rgb import DATASET_NAMES
@@ -178,12 +180,13 @@ def to_input(images: np.ndarray) -> torch.Tensor:
 
 
 def train_segmenter(images: np.ndarray, labels: np.ndarray, config: SegConfig | None = None,
-                    num_classes: int = NUM_CLASSES) -> SegUNet:
+                    num_classes: int = NUM_CLASSES, on_step: Callable[[int], Any] | None = None) -> SegUNet:
     """Train :class:`SegUNet` on uint8 images N×H×W×3 and class maps N×H×W (weighted CE, flips, and
     :func:`random_blur` when ``config.blur`` > 0).
 
     Initial weights come from ``derive_seed(seed, "segmenter-init")`` (inside ``fork_rng``: the global
-    stream is left as it was); batches and flips from ``torch_generator(seed, "segmenter")``.
+    stream is left as it was); batches and flips from ``torch_generator(seed, "segmenter")``. ``on_step(1)``
+    is called after each step (a progress bar's ``advance``).
     """
     c = config or SegConfig()
     if len(images) != len(labels) or len(images) == 0:
@@ -215,6 +218,8 @@ def train_segmenter(images: np.ndarray, labels: np.ndarray, config: SegConfig | 
         loss.backward()
         opt.step()
         sched.step()
+        if on_step is not None:
+            on_step(1)
     return net.eval()
 
 
@@ -315,14 +320,16 @@ def steps_for_budget(arm: str, budget: float, *, probe: int = 12, warmup: int = 
 
 def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
               variant: str = "default", seed: int = 0, jitter_resize: str = "pil",
-              batch_size: int | None = None, lr: float | None = None) -> dict[str, Any]:
+              batch_size: int | None = None, lr: float | None = None,
+              on_step: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Train ``arm`` for ``budget`` CPU seconds (one thread) into ``work/arm``; its record is returned.
 
     ``steps`` skips the probe (which overestimates CPU per step on a loaded machine: its first steps are
     the slowest) -- to match the CPU seconds another arm really used. ``variant``: the render variant's
     pairs; it must be the variant of ``work``'s segmenter when there is one. ``seed``: the training run's
     seed (initial weights, batches, jitter, flips, dropout), to measure how much the scores move between seeds.
-    ``jitter_resize``, ``batch_size``, ``lr``: see :func:`arm_config`.
+    ``jitter_resize``, ``batch_size``, ``lr``: see :func:`arm_config`. ``on_step(1)`` after each training step
+    (not the probe's).
     """
     from .data import load_translation_data
     from .trainer import train_translation
@@ -340,7 +347,8 @@ def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
     load0, t0 = os.getloadavg()[0], time.perf_counter()
     c0 = cpu_seconds()
     data = load_translation_data(cfg)
-    res = train_translation(cfg, work / arm, overwrite=True, data=data)
+    res = train_translation(cfg, work / arm, overwrite=True, data=data,
+                            on_step=None if on_step is None else lambda _s, _n, _losses: on_step(1))
     rec = {"arm": arm, "name": ARM_NAMES[arm], "variant": variant, "seed": seed,
            "jitter_resize": jitter_resize, "batch_size": cfg.batch_size, "lr": cfg.model_config.get("lr"),
            "budget_cpu_s": budget, "steps": steps,
@@ -348,7 +356,7 @@ def train_arm(arm: str, work: Path, budget: float, *, steps: int | None = None,
            "wall_s": round(time.perf_counter() - t0, 1), "loadavg_start_end": [round(load0, 2),
                                                                                round(os.getloadavg()[0], 2)],
            "final_losses": {k: round(v, 4) for k, v in res.losses.items()}}
-    (work / arm / "budget.json").write_text(json.dumps(rec, indent=1) + "\n")
+    atomic_write_text(work / arm / "budget.json", json.dumps(rec, indent=1) + "\n")
     return rec
 
 
@@ -404,13 +412,14 @@ def _arm_record(work: Path, arm: str, variant: str) -> dict[str, Any] | None:
     return rec
 
 
-def run_segmenter(work: Path, config: SegConfig, variant: str = "default") -> dict[str, Any]:
+def run_segmenter(work: Path, config: SegConfig, variant: str = "default", *,
+                  on_step: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Train the segmenter on the 1,000 real renders of ``variant``; score it on them (fit) and on the 300
-    held out."""
+    held out (``on_step``: as :func:`train_segmenter`)."""
     lab, _, img = range_pairs(*SEG_TRAIN, variant)
     te_lab, _, te_img = range_pairs(*HELD_OUT, variant)
     c0, t0 = cpu_seconds(), time.perf_counter()
-    net = train_segmenter(img, lab, config)
+    net = train_segmenter(img, lab, config, on_step=on_step)
     rec = {"cpu_s": round(cpu_seconds() - c0, 1), "wall_s": round(time.perf_counter() - t0, 1),
            "loadavg": round(os.getloadavg()[0], 2), "fit": fcn_score(net, img, lab, NUM_CLASSES),
            "held_out_real": fcn_score(net, te_img, te_lab, NUM_CLASSES),
@@ -489,9 +498,10 @@ def run_curve(work: Path, arm: str, *, eval_mode: bool | None = None) -> dict[st
 
 
 def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bool = False,
-                sims_clip: bool | None = None) -> dict[str, Any]:
+                sims_clip: bool | None = None, on_step: Callable[[int], Any] | None = None) -> dict[str, Any]:
     """Segmenter on 1,000 real + 1,000 generated (G of new layouts) vs the real-only one, on real held out
-    (``gen_only``: also one trained on the 1,000 generated pairs alone; ``sims_clip``: as :func:`run_score`)."""
+    (``gen_only``: also one trained on the 1,000 generated pairs alone; ``sims_clip``: as :func:`run_score`;
+    ``on_step``: as :func:`train_segmenter`, for each segmenter trained)."""
     real_net, state = load_segmenter(work / "segmenter-real")
     variant = state.get("variant", "default")
     if _arm_record(work, arm, variant) is None:
@@ -501,16 +511,18 @@ def run_augment(work: Path, config: SegConfig, *, arm: str = "p2p", gen_only: bo
     te_lab, _, te_img = range_pairs(*HELD_OUT, variant)
     gen = arm_images(work / arm, new_a, new_lab, seed=1, sims_clip=sims_clip)
     c0 = cpu_seconds()
-    mixed = train_segmenter(np.concatenate([img, gen]), np.concatenate([lab, new_lab]), config)
+    mixed = train_segmenter(np.concatenate([img, gen]), np.concatenate([lab, new_lab]), config, on_step=on_step)
     res = {"real only (1,000)": fcn_score(real_net, te_img, te_lab, NUM_CLASSES),
            f"real + {ARM_NAMES[arm]} (1,000 + 1,000)": fcn_score(mixed, te_img, te_lab, NUM_CLASSES)}
     if gen_only:
-        res[f"{ARM_NAMES[arm]} only (1,000)"] = fcn_score(train_segmenter(gen, new_lab, config), te_img, te_lab,
-                                                          NUM_CLASSES)
+        res[f"{ARM_NAMES[arm]} only (1,000)"] = fcn_score(train_segmenter(gen, new_lab, config, on_step=on_step),
+                                                          te_img, te_lab, NUM_CLASSES)
     return {**res, "variant": variant, "sims_clip": sims_clip, "train_cpu_s": round(cpu_seconds() - c0, 1)}
 
 
 def main(argv: list[str] | None = None) -> None:
+    from ..cli.common import progress
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("command", choices=("segmenter", "train", "score", "curve", "augment"))
     ap.add_argument("work", type=Path, help="the experiment folder (segmenter, one run folder per arm)")
@@ -543,16 +555,19 @@ def main(argv: list[str] | None = None) -> None:
     seg = SegConfig(steps=args.seg_steps, width=args.seg_width, blur=args.seg_blur)
     t0, c0, load0 = time.perf_counter(), cpu_seconds(), os.getloadavg()[0]
     if args.command == "segmenter":
-        res = run_segmenter(args.work, seg, args.variant)
+        with progress(seg.steps, "segmenter") as advance:
+            res = run_segmenter(args.work, seg, args.variant, on_step=advance)
     elif args.command == "train":
-        res = train_arm(args.arm, args.work, args.budget, steps=args.steps, variant=args.variant, seed=args.seed,
-                        jitter_resize=args.jitter_resize, batch_size=args.batch_size, lr=args.lr)
+        with progress(args.steps, f"train {args.arm}") as advance:
+            res = train_arm(args.arm, args.work, args.budget, steps=args.steps, variant=args.variant, seed=args.seed,
+                            jitter_resize=args.jitter_resize, batch_size=args.batch_size, lr=args.lr, on_step=advance)
     elif args.command == "score":
         res = run_score(args.work, figure=args.figure, eval_mode=args.eval_mode or None, sims_clip=clip)
     elif args.command == "curve":
         res = run_curve(args.work, args.arm, eval_mode=args.eval_mode or None)
     else:
-        res = run_augment(args.work, seg, arm=args.arm, gen_only=args.gen_only, sims_clip=clip)
+        with progress(seg.steps * (2 if args.gen_only else 1), "segmenters") as advance:
+            res = run_augment(args.work, seg, arm=args.arm, gen_only=args.gen_only, sims_clip=clip, on_step=advance)
     res = {"command": args.command, "result": res, "wall_s": round(time.perf_counter() - t0, 1),
            "cpu_s": round(cpu_seconds() - c0, 1),
            "loadavg_start_end": [round(load0, 2), round(os.getloadavg()[0], 2)]}
@@ -560,7 +575,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.sims_clip and args.command in ("score", "augment"):
         suffix += f"-clip-{args.sims_clip}"
     out = args.work / f"{args.command}{'-' + args.arm if args.command in ('train', 'curve', 'augment') else ''}{suffix}.json"
-    out.write_text(json.dumps(res, indent=1) + "\n")
+    atomic_write_text(out, json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))
 
 

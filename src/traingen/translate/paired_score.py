@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.atomic import atomic_write_text
 from ..core.errors import DataError
 
 K1, K2, WIN = 0.01, 0.03, 7
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     res = paired_scores(args.run, args.src, train=args.train, seed=args.seed)
     name = re.sub(r"[^A-Za-z0-9@_.-]+", "-", args.src).strip("-")
-    (args.run / f"paired-score-{name}.json").write_text(json.dumps(res, indent=1) + "\n")
+    atomic_write_text(args.run / f"paired-score-{name}.json", json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))
 
 

@@ -1,8 +1,8 @@
 """The user cache directory and atomic file writes.
 
 Embedded datasets are converted to uint8 once and kept as ``.npz`` in ``$TRAINGEN_CACHE`` (or
-``~/.cache/traingen``). The atomic writers live in
-:mod:`traingen.core.atomic` and are re-exported here, where most of the project imports them from.
+``~/.cache/traingen``). The atomic writers live in :mod:`traingen.core.atomic` and are re-exported here,
+where most of the project imports them from.
 """
 
 from __future__ import annotations

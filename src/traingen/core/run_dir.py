@@ -1,6 +1,6 @@
 """The run folder every trainer writes (GANs, translation): checks before a new run, clearing on
 ``--overwrite``, the metrics log's truncation on ``--resume``, and the checkpoints under ``checkpoints/``
-(``step-XXXXXXXX.safetensors`` + ``.json``; files are written with :func:`traingen.core.atomic.atomic_write_bytes`,
+(``step-XXXXXXXX.safetensors`` + ``.json``; files are written with :mod:`traingen.core.atomic`,
 as every file traingen writes)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_text
 from .errors import OutputError
 
 #: The run folder's checkpoint folder.
@@ -47,7 +47,7 @@ def truncate_metrics(path: Path, step: int) -> None:
     if not path.is_file():
         return
     keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
-    atomic_write_bytes(path, "".join(line + "\n" for line in keep).encode())
+    atomic_write_text(path, "".join(line + "\n" for line in keep))
 
 
 def checkpoint_paths(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:

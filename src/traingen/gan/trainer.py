@@ -49,6 +49,7 @@ from typing import Any
 
 import torch
 
+from ..core.atomic import atomic_write_text
 from ..core.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ..core.errors import ConfigError, DataError, TraingenError
 from ..core.run_dir import (
@@ -60,7 +61,6 @@ from ..core.run_dir import (
     truncate_metrics,
 )
 from ..core.seeding import derive_seed, numpy_rng, torch_generator
-from ..data.cache import atomic_write_bytes
 from .ema import EMA
 from .lr_schedule import linear_decay_factor, set_learning_rate
 from .train_config import TrainConfig, build_model, config_yaml, differing_fields, read_run_config, resolved
@@ -220,9 +220,6 @@ def batch_indices(pool: torch.Tensor, batch: int, *, seed: int, draw: int, key: 
     epoch, b = divmod(draw, n // batch)
     perm = torch.randperm(n, generator=torch_generator(seed, "gan", key, epoch))
     return pool[perm[b * batch:(b + 1) * batch]]
-
-
-# ---------------------------------------------------------------------------------------- checkpoints
 
 
 # ---------------------------------------------------------------------------------------- distributed
@@ -459,7 +456,7 @@ def _train(cfg: TrainConfig, run_dir: Path, dist: _Dist, *, resume: bool, overwr
         run_dir.mkdir(parents=True, exist_ok=True)
         if not resume and overwrite:
             clear_run(run_dir, _RUN_FILES)
-        atomic_write_bytes(run_dir / "config.yaml", config_yaml(cfg).encode())
+        atomic_write_text(run_dir / "config.yaml", config_yaml(cfg))
         (run_dir / CKPT_DIR).mkdir(exist_ok=True)
         if resume:
             truncate_metrics(run_dir / "metrics.jsonl", start)

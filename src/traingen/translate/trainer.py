@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..core.atomic import atomic_write_text
 from ..core.checkpoint import load_checkpoint, save_checkpoint
 from ..core.config import to_dict
 from ..core.errors import ConfigError, OutputError, TraingenError
@@ -48,7 +49,6 @@ from ..core.run_dir import (
     truncate_metrics,
 )
 from ..core.seeding import derive_seed, torch_generator
-from ..data.cache import atomic_write_bytes
 from .config import (
     JITTER_RESIZES,
     TranslateTrainConfig,
@@ -266,7 +266,7 @@ def train_translation(cfg: TranslateTrainConfig, run_dir: str | os.PathLike, *, 
             opt.load_state_dict(tree["opts"][name])
         model.load_extra_state(tree["extra"], device=device)
         start = int(state["step"])
-    atomic_write_bytes(run_dir / "config.yaml", config_yaml(cfg).encode())
+    atomic_write_text(run_dir / "config.yaml", config_yaml(cfg))
     metrics = run_dir / "metrics.jsonl"
     truncate_metrics(metrics, start)
     tb = None
